@@ -1,0 +1,141 @@
+// The `sparkts` command line (commander): `models`, `inspect`, `bench`. `run` takes argv and an output
+// sink and returns the exit code, so tests drive it without spawning a process; `main` binds it to the
+// real process. Every failure is ONE line on stderr, `sparkts: error: …` (compile errors through
+// formatError: node, op, shapes), with a non-zero exit code and never a stack trace (set
+// SPARKTS_DEBUG=1 to get the stack of an unexpected exception).
+
+import * as E from 'fp-ts/lib/Either.js'
+import { Command, CommanderError, Option } from 'commander'
+import type { BackendName } from '../backends/backend.js'
+import type { CompileError } from '../ir/errors.js'
+import { formatError } from '../ir/errors.js'
+import { zoo as defaultZoo } from '../models/zoo.js'
+import type { ZooEntry } from '../models/zoo.js'
+import type { BackendLoader } from './bench.js'
+import { runBench } from './bench.js'
+import type { InspectFormat } from './inspect.js'
+import { inspectBackbone, inspectFormats, renderInspection } from './inspect.js'
+import { formatModels, modelRows } from './models.js'
+import { backendName, intAtLeast } from './options.js'
+import { resolveModel } from './resolve.js'
+
+/** Where the CLI writes (stdout, stderr). */
+export interface CliIO {
+  readonly out: (s: string) => void
+  readonly err: (s: string) => void
+}
+
+/** Dependencies the CLI can be given (tests substitute them). */
+export interface CliDeps {
+  readonly zoo: Readonly<Record<string, ZooEntry>>
+  readonly loadBackend: BackendLoader
+  readonly cwd: string
+}
+
+/** Exit codes: 0 success, 1 failure (model, compile, backend), 2 usage error. */
+export const exitCodes = { ok: 0, failure: 1, usage: 2 } as const
+
+/** The default backend loader: the lazy registry of src/backends/index.ts. */
+export const defaultLoadBackend: BackendLoader = async (name: BackendName, threads: number | undefined) => {
+  const { getBackend } = await import('../backends/index.js')
+  const b = await getBackend(name)
+  if (E.isLeft(b) || threads === undefined) return b
+  const got = b.right.describe()['threads']
+  return got === threads ? b : E.left(`cannot run with ${threads} thread(s) (backend reports ${String(got ?? 'no thread setting')})`)
+}
+
+class Failure extends Error {}
+
+const orFail = <A>(e: E.Either<string, A>): A => {
+  if (E.isLeft(e)) throw new Failure(e.left)
+  return e.right
+}
+
+const oneLine = (s: string): string => s.replace(/\s*\n\s*/g, ' ').trim()
+
+/** Runs the CLI on `argv` (without the node and script entries); resolves to the exit code. */
+export const run = async (argv: ReadonlyArray<string>, io: CliIO, deps: Partial<CliDeps> = {}): Promise<number> => {
+  const zoo = deps.zoo ?? defaultZoo
+  const cwd = deps.cwd ?? process.cwd()
+  const program = new Command('sparkts')
+  program
+    .description('SparK sparse masked pretraining for CNNs, as a typed graph compiler on TensorFlow.js')
+    .configureOutput({
+      writeOut: (s) => io.out(s.replace(/\n$/, '')),
+      writeErr: (s) => io.err(s.replace(/\n$/, '')),
+      outputError: (s, write) => write(`sparkts: ${oneLine(s)}`),
+    })
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .helpCommand(false)
+
+  program
+    .command('models')
+    .description('list the model zoo (name, family, description)')
+    .option('--json', 'one JSON object per line instead of a table')
+    .action((o: { json?: boolean }) => {
+      const rows = modelRows(zoo)
+      io.out(o.json === true ? rows.map((r) => JSON.stringify(r)).join('\n') : formatModels(rows))
+    })
+
+  program
+    .command('inspect')
+    .description('build a backbone (batch 1) and print its parameters, MACs per image, downsample ratio and feature shapes')
+    .argument('<model>', "a zoo name (see 'sparkts models') or a path to a JavaScript module exporting a Backbone (default export or `backbone`)")
+    .option('--input-size <n>', 'input height and width in pixels', intAtLeast(1), 224)
+    .option('--num-classes <n>', 'also build the classification head with n classes (0 = features only)', intAtLeast(0), 0)
+    .option('--json', 'print the summary as one JSON object (same as --format json)')
+    .addOption(
+      new Option('--format <format>', 'summary | json | text (graph with types, printGraph) | dot (Graphviz)').choices([...inspectFormats]).default('summary'),
+    )
+    .action(async (model: string, o: { inputSize: number; numClasses: number; json?: boolean; format: InspectFormat }) => {
+      if (o.json === true && o.format !== 'summary' && o.format !== 'json') throw new Failure(`--json conflicts with --format ${o.format}`)
+      const bb = orFail(await resolveModel(model, zoo, { cwd }))
+      const r = orFail(E.mapLeft(formatError)(safely(() => inspectBackbone(bb, o))))
+      io.out(renderInspection(r, o.json === true ? 'json' : o.format))
+    })
+
+  program
+    .command('bench')
+    .description('time forward passes with random weights and print ONE JSON line (median/min seconds, images/s, GFLOP/s)')
+    .requiredOption('--model <model>', 'a zoo name or a path to a JavaScript module exporting a Backbone')
+    .option('--input-size <n>', 'input height and width in pixels', intAtLeast(1), 224)
+    .option('--batch-size <n>', 'images per forward pass', intAtLeast(1), 1)
+    .option('--backend <name>', 'tfjs-wasm | tfjs-cpu | reference | tfjs-webgl | tfjs-node-gpu', backendName, 'tfjs-wasm' as BackendName)
+    .option('--runs <n>', 'timed runs after warm-up (>= 5; the median is reported)', intAtLeast(5), 5)
+    .option('--warmup <n>', 'untimed warm-up runs', intAtLeast(0), 2)
+    .option('--threads <n>', 'threads for backends that support it (default: the backend default)', intAtLeast(1))
+    .option('--num-classes <n>', 'include a classification head with n classes (0 = features only)', intAtLeast(0), 0)
+    .option('--seed <n>', 'seed of the random weights and input', intAtLeast(0), 0)
+    .action(async (o: { model: string; inputSize: number; batchSize: number; backend: BackendName; runs: number; warmup: number; threads?: number; numClasses: number; seed: number }) => {
+      const bb = orFail(await resolveModel(o.model, zoo, { cwd }))
+      const opts = { inputSize: o.inputSize, batch: o.batchSize, runs: o.runs, warmup: o.warmup, numClasses: o.numClasses, seed: o.seed }
+      const r = orFail(await runBench(bb, o.backend, deps.loadBackend ?? defaultLoadBackend, o.threads === undefined ? opts : { ...opts, threads: o.threads }))
+      io.out(JSON.stringify(r))
+    })
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' })
+    return exitCodes.ok
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? exitCodes.ok : exitCodes.usage
+    const msg = e instanceof Failure ? e.message : `unexpected: ${e instanceof Error ? e.message : String(e)}`
+    io.err(`sparkts: error: ${oneLine(msg)}`)
+    if (!(e instanceof Failure) && process.env['SPARKTS_DEBUG'] === '1' && e instanceof Error && e.stack !== undefined) io.err(e.stack)
+    return exitCodes.failure
+  }
+}
+
+// A user's features() may throw (not every custom CNN records errors in the builder): report it as a failure line.
+const safely = <A>(f: () => E.Either<CompileError, A>): E.Either<CompileError, A> => {
+  try {
+    return f()
+  } catch (e) {
+    throw new Failure(`building the model threw: ${e instanceof Error ? e.message : String(e)}`)
+  }
+}
+
+/** Entry point of bin/sparkts.js: runs on process.argv and sets the exit code. */
+export const main = async (argv: ReadonlyArray<string> = process.argv.slice(2)): Promise<void> => {
+  process.exitCode = await run(argv, { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) })
+}
