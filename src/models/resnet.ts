@@ -33,8 +33,9 @@ const conv = (name: string, out: number, kernel: number, stride: number) =>
 
 /** The block's output after `relu(branch + shortcut)`, module path `p` (e.g. `layer2.0`). */
 const finish = (p: string, x: Value, branch: Value, o: BlockOptions, outCh: number): Value => {
+  const dropped = pipe(branch, dropPath(o.dropPath))
   const shortcut = o.downsample ? pipe(x, conv(`${p}.downsample.0`, outCh, 1, o.stride), batchNorm(`${p}.downsample.1`)) : x
-  return relu(residual(p)(pipe(branch, dropPath(o.dropPath)), shortcut))
+  return relu(residual(p)(dropped, shortcut))
 }
 
 /** timm BasicBlock: conv1 3×3/s → bn1 → relu → conv2 3×3 → bn2 (zero-init) → drop path → + shortcut → relu. */

@@ -3,6 +3,7 @@
 // up by name, and infer the feature shapes for a concrete input.
 
 import * as E from 'fp-ts/lib/Either.js'
+import fc from 'fast-check'
 import type { Backbone, BuildOptions, Model } from '../../src/models/backbone.js'
 import { buildBackbone } from '../../src/models/backbone.js'
 import { formatError } from '../../src/ir/errors.js'
@@ -45,3 +46,6 @@ export const fcSeed = (): { readonly seed?: number } => {
   const s = process.env['FC_SEED']
   return s === undefined ? {} : { seed: Number(s) }
 }
+
+/** Four independent draws (per-stage depths or widths). */
+export const four = (a: fc.Arbitrary<number>): fc.Arbitrary<readonly [number, number, number, number]> => fc.tuple(a, a, a, a)

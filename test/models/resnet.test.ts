@@ -1,29 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { readFileSync } from 'node:fs'
-import { resnet, resnetConfigs } from '../../src/models/resnet.js'
-import type { ResNetConfig } from '../../src/models/resnet.js'
+import { bottleneck, resnet, resnetConfigs } from '../../src/models/resnet.js'
+import { GraphBuilder } from '../../src/ir/builder.js'
+import * as E from 'fp-ts/lib/Either.js'
+import { resnetFormula } from './formulas.js'
 import { findModel } from '../../src/models/zoo.js'
 import sparkTinyCnn from '../../examples/spark-tiny-cnn.js'
-import { build, countTrainable, expectedFeatureShapes, fcSeed, featureShapes, paramsByName } from './model-utils.js'
-
-// Closed-form trainable-parameter count of a timm ResNet without `fc`, written from the architecture
-// (not from the builder): stem conv 7·7·3·s + BN 2s; per layer with width p, depth d, input c:
-//   basic      first 9cp + 9p² + 4p (+ cp + 2p shortcut if c≠p or strided), rest (d−1)(18p² + 4p)
-//   bottleneck first cp + 13p² + 12p + 4cp + 8p (shortcut always), rest (d−1)(17p² + 12p)
-const resnetFormula = (cfg: ResNetConfig): number => {
-  const s = cfg.stemWidth ?? 64
-  const widths = cfg.widths ?? [64, 128, 256, 512]
-  const exp = cfg.block === 'basic' ? 1 : 4
-  let n = 147 * s + 2 * s
-  widths.forEach((p, i) => {
-    const d = cfg.depths[i] ?? 0
-    const c = i === 0 ? s : (widths[i - 1] ?? 0) * exp
-    if (cfg.block === 'basic') n += 9 * c * p + 9 * p * p + 4 * p + (c !== p || i > 0 ? c * p + 2 * p : 0) + (d - 1) * (18 * p * p + 4 * p)
-    else n += c * p + 13 * p * p + 12 * p + 4 * c * p + 8 * p + (d - 1) * (17 * p * p + 12 * p)
-  })
-  return n
-}
+import { build, countTrainable, expectedFeatureShapes, fcSeed, featureShapes, four, paramsByName } from './model-utils.js'
 
 const create = (name: string) => {
   const e = findModel(name)
@@ -57,8 +41,8 @@ describe('resnet parameter counts (trainable, without fc)', () => {
   it('small random configurations also match the formula and the 4/8/16/32 strides (property)', () => {
     const cfg = fc.record({
       block: fc.constantFrom<'basic' | 'bottleneck'>('basic', 'bottleneck'),
-      depths: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
-      widths: fc.tuple(...[0, 1, 2, 3].map(() => fc.integer({ min: 1, max: 6 }).map((k) => 4 * k))) as fc.Arbitrary<readonly [number, number, number, number]>,
+      depths: four(fc.integer({ min: 1, max: 2 })),
+      widths: four(fc.integer({ min: 1, max: 6 }).map((k) => 4 * k)),
       stemWidth: fc.integer({ min: 1, max: 6 }).map((k) => 4 * k),
     })
     fc.assert(
@@ -118,6 +102,20 @@ describe('resnet structure', () => {
     // 1e-12: rates are computed as rate·i/15 in double precision; only rounding can differ.
     rates.forEach((r, i) => expect(r).toBeCloseTo((0.3 * (i + 1)) / 15, 12))
     expect(m.graph.nodes.every((n) => n.op !== 'dropPath' || n.params.training)).toBe(true)
+  })
+})
+
+describe('resnet block', () => {
+  it('bottleneck op order: residual branch, drop path, shortcut conv + BN, add, relu', () => {
+    const b = new GraphBuilder({ training: true })
+    const y = bottleneck('layer2.0', { planes: 8, stride: 2, downsample: true, dropPath: 0.1 })(b.input('input', [1, 8, 8, 16]))
+    expect(y.type.shape).toEqual([1, 4, 4, 32])
+    const g = b.build([['y', y]])
+    const ops = E.isRight(g) ? g.right.nodes.filter((n) => n.op !== 'param' && n.op !== 'input').map((n) => `${n.op}${n.name === undefined ? '' : ` ${n.name}`}`) : []
+    expect(ops).toEqual([
+      ...['conv2d layer2.0.conv1', 'batchNorm layer2.0.bn1', 'relu', 'conv2d layer2.0.conv2', 'batchNorm layer2.0.bn2', 'relu', 'conv2d layer2.0.conv3', 'batchNorm layer2.0.bn3'],
+      ...['dropPath', 'conv2d layer2.0.downsample.0', 'batchNorm layer2.0.downsample.1', 'add layer2.0', 'relu'],
+    ])
   })
 })
 
