@@ -75,6 +75,9 @@ describe('resnet structure', () => {
     expect(p.get('layer3.5.conv2.weight')?.shape).toEqual([3, 3, 256, 256])
     expect(p.get('layer4.2.bn3.bias')?.shape).toEqual([2048])
     expect(p.has('layer1.1.downsample.0.weight')).toBe(false)
+    // SparK's timm-style R50 file has 318 keys: our 265 tensors + one num_batches_tracked per BN (53).
+    const m = build(create('resnet50'))
+    expect(p.size + m.graph.nodes.filter((n) => n.op === 'batchNorm').length).toBe(318)
     expect(p.has('layer3.6.conv1.weight')).toBe(false)
     // resnet18: layer1 keeps 64 channels at stride 1, so no shortcut conv there; layer2 has one.
     const q = paramsByName(build(create('resnet18')))
