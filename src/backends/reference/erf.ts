@@ -27,6 +27,8 @@ const erfSeries = (x: number): number => {
 
 /** erfc(x) for x ≥ SWITCH by the continued fraction A&S 7.1.14 (modified Lentz). */
 const erfcFraction = (x: number): number => {
+  // erfc(27) ≈ 5e-319 is the last value above double underflow; this also keeps x = ∞ out of the fraction.
+  if (x > 27) return 0
   const tiny = 1e-300
   // f = b0 + a1/(b1 + a2/(b2 + …)) with b_k = x and a_k = k/2; erfc = e^{−x²}/√π / f.
   let f = x
