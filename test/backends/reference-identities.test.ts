@@ -175,7 +175,7 @@ describe('reference normalisation and pooling identities', () => {
   })
 
   it('avgPool of ones: 1 everywhere without countIncludePad, (window ∩ input)/k² with it', () => {
-    fc.assert(fc.property(nat(1, 5), nat(1, 5), nat(1, 3), nat(1, 3), nat(0, 1), seedArb, (h, w, k, s, pp) => {
+    fc.assert(fc.property(nat(1, 5), nat(1, 5), nat(1, 3), nat(1, 3), nat(0, 1), (h, w, k, s, pp) => {
       const p = Math.min(pp, Math.floor(k / 2))
       fc.pre(h + 2 * p >= k && w + 2 * p >= k)
       const base = { window: [k, k] as const, strides: [s, s] as const, padding: [[p, p], [p, p]] as const }
