@@ -6,6 +6,7 @@
 
 import * as E from 'fp-ts/lib/Either.js'
 import { Command, CommanderError, Option } from 'commander'
+import { readFileSync } from 'node:fs'
 import type { BackendName } from '../backends/backend.js'
 import type { CompileError } from '../ir/errors.js'
 import { formatError } from '../ir/errors.js'
@@ -46,6 +47,16 @@ export const defaultLoadBackend: BackendLoader = async (name: BackendName, threa
 
 class Failure extends Error {}
 
+// src/cli/main.ts and dist/cli/main.js both sit two levels below package.json.
+const packageVersion = (): string => {
+  try {
+    const v: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version
+    return typeof v === 'string' ? v : 'unknown'
+  } catch {
+    return 'unknown'
+  }
+}
+
 const orFail = <A>(e: E.Either<string, A>): A => {
   if (E.isLeft(e)) throw new Failure(e.left)
   return e.right
@@ -66,6 +77,7 @@ export const run = async (argv: ReadonlyArray<string>, io: CliIO, deps: Partial<
       outputError: (s, write) => write(`sparkts: ${oneLine(s)}`),
     })
     .exitOverride()
+    .version(packageVersion(), '-V, --version', 'print the sparkts version')
     .showSuggestionAfterError(true)
     .helpCommand(false)
 

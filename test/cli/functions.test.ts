@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import * as E from 'fp-ts/lib/Either.js'
 import * as fc from 'fast-check'
 import { fileURLToPath } from 'node:url'
+import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { Backend } from '../../src/backends/backend.js'
 import type { Backbone } from '../../src/models/backbone.js'
@@ -205,6 +206,12 @@ describe('run (in-process CLI)', () => {
       expect(c.err).toHaveLength(1)
       expect(c.err[0]).toMatch(msg)
     }
+  })
+
+  it('--version prints the package version', async () => {
+    const c = capture()
+    expect(await run(['--version'], c.io, { zoo: {} })).toBe(0)
+    expect(c.out).toEqual([JSON.parse(readFileSync(join(fixtures, '..', '..', 'package.json'), 'utf8')).version])
   })
 
   it('--help on every command exits 0 and lists its options', async () => {
