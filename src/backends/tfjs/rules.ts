@@ -55,6 +55,21 @@ const normalise = (x: tf.Tensor, axes: number[], eps: number): tf.Tensor => {
   return tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)))
 }
 
+/** √s with gradient 0 (not NaN/∞) at s = 0: an all-zero (masked) channel must not poison GRN's gradient. */
+const safeSqrt = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [s, save] = args
+  if (!(s instanceof tf.Tensor) || typeof save !== 'function') throw new Error('safeSqrt: bad arguments')
+  save([s])
+  return {
+    value: tf.sqrt(s),
+    gradFunc: (dy: tf.Tensor, [sv]: tf.Tensor[]) => {
+      const t = sv as tf.Tensor
+      const pos = tf.greater(t, 0)
+      return tf.where(pos, tf.div(tf.mul(dy, 0.5), tf.sqrt(tf.where(pos, t, tf.onesLike(t)))), tf.zerosLike(t))
+    },
+  }
+})
+
 /** The default lowering of every op to tfjs. */
 export const lowerRules: LowerRules = {
   input: () => E.left('graph inputs are bound by compile, not lowered'),
@@ -85,9 +100,7 @@ export const lowerRules: LowerRules = {
     ok((ins) => {
       const x = arg(ins, 0)
       const ss = tf.sum(tf.square(x), [1, 2], true)
-      // ‖x‖₂ with a zero (not NaN) gradient where a channel is all zero (masked): sqrt only sees ss > 0.
-      const pos = tf.greater(ss, 0)
-      const gx = tf.where(pos, tf.sqrt(tf.where(pos, ss, tf.onesLike(ss))), tf.zerosLike(ss))
+      const gx = safeSqrt(ss)
       const nx = tf.div(gx, tf.add(tf.mean(gx, -1, true), n.params.eps))
       return tf.add(tf.add(tf.mul(arg(ins, 1), tf.mul(x, nx)), arg(ins, 2)), x)
     }),
