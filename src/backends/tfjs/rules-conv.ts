@@ -63,19 +63,28 @@ const dilatedConv = (d: Pair, depthwise: boolean): ((xp: T4, w: T4) => T4) => {
   return (xp, w) => f(xp, w) as T4
 }
 
+/** Rows and columns 0, s, 2s, … of y (pad to a multiple of s, fold the stride into its own axis, slice). */
+const subsample = (y: T4, [sh, sw]: [number, number]): T4 => {
+  if (sh === 1 && sw === 1) return y
+  const [b, h, w, c] = y.shape
+  const [ho, wo] = [Math.floor((h - 1) / sh) + 1, Math.floor((w - 1) / sw) + 1]
+  const padded = tf.pad(y, [[0, 0], [0, ho * sh - h], [0, wo * sw - w], [0, 0]])
+  return tf.reshape(tf.slice(tf.reshape(padded, [b, ho, sh, wo, sw, c]), [0, 0, 0, 0, 0, 0], [b, ho, 1, wo, 1, c]), [b, ho, wo, c])
+}
+
 /** Lowering of conv2d. */
 export const conv2dRule = (n: Node<'conv2d'>, s: ShapesOf): E.Either<string, Lowered> => {
   const { strides, padding, dilations, groups } = n.params
   const [, , , cin] = s.ins[0] as [number, number, number, number]
   const [kh, kw, wci, cout] = s.ins[1] as [number, number, number, number]
   const dilated = dilations[0] > 1 || dilations[1] > 1
-  if (dilated && (strides[0] > 1 || strides[1] > 1)) return E.left('tfjs convolutions support dilation > 1 only with stride 1')
   const pads: tf.backend_util.ExplicitPadding = [[0, 0], [padding[0][0], padding[0][1]], [padding[1][0], padding[1][1]], [0, 0]]
   const st: [number, number] = [strides[0], strides[1]]
   const depthwise = groups > 1 && groups === cin && wci === 1
   const dconv = dilated ? dilatedConv(dilations, depthwise) : undefined
   const one = (x: T4, w: T4, b: tf.Tensor | undefined): T4 => {
-    if (dconv !== undefined) return addBias(dconv(tf.pad(x, pads), depthwise ? tf.reshape(w, [kh, kw, cin, cout / cin]) : w), b)
+    // tfjs has no strided dilated conv: run it at stride 1 and keep every s-th row and column.
+    if (dconv !== undefined) return addBias(subsample(dconv(tf.pad(x, pads), depthwise ? tf.reshape(w, [kh, kw, cin, cout / cin]) : w), st), b)
     if (depthwise) {
       const f = tf.reshape(w, [kh, kw, cin, cout / cin]) as T4
       return tf.fused.depthwiseConv2d({ x: tf.pad(x, pads), filter: f, strides: st, pad: 'valid', ...(b === undefined ? {} : { bias: b }) })
