@@ -98,7 +98,9 @@ export const opCases: { readonly [K in OpKind]: fc.Arbitrary<Case> } = {
     const dd = { ...d, b: 2 }
     return makeCase(`batchNorm x=${shp(dd)} training=${training}`, { x: shp(dd) }, s, ([x]) => L.batchNorm('bn')(x!), training)
   }),
-  layerNorm: fc.tuple(nhwc, seedArb).map(([d, s]) => makeCase(`layerNorm x=${shp({ ...d, c: d.c + 1 })}`, { x: shp({ ...d, c: d.c + 1 }) }, s, ([x]) => L.layerNorm('ln')(x!))),
+  // C ≥ 3: over 2 channels LN maps every position to ±1 and its exact gradient is an eps-driven
+  // cancellation below float32 resolution, which no float32 backend can match to 1e-3.
+  layerNorm: fc.tuple(nhwc, seedArb).map(([d, s]) => makeCase(`layerNorm x=${shp({ ...d, c: d.c + 2 })}`, { x: shp({ ...d, c: d.c + 2 }) }, s, ([x]) => L.layerNorm('ln')(x!))),
   groupNorm: fc.tuple(nhwc, nat(1, 2), seedArb).map(([d, g, s]) =>
     makeCase(`groupNorm x=${shp({ ...d, c: 2 * g })} g=${g}`, { x: shp({ ...d, c: 2 * g }) }, s, ([x]) => L.groupNorm('gn', g)(x!))),
   grn: fc.tuple(nhwc, seedArb).map(([d, s]) => makeCase(`grn x=${shp(d)}`, { x: shp(d) }, s, ([x]) => L.grn('grn')(x!))),
@@ -140,9 +142,9 @@ const blocks = (c: number, k: number, training: boolean): ReadonlyArray<(x: Valu
   (x, i) => pipe(x, L.groupNorm(`b${i}.gn`, 1), L.relu6, L.avgPool({ kernel: 3, stride: 1, padding: 1, countIncludePad: training })),
 ]
 
-/** A small random CNN (3–5 blocks) on an 8×8 input. */
+/** A small random CNN (3–5 blocks) on an 8×8 input; widths ≥ 3 (see the layerNorm case). */
 export const randomGraphCase: fc.Arbitrary<Case> = fc
-  .tuple(fc.array(nat(0, 7), { minLength: 3, maxLength: 5 }), nat(2, 4), fc.constantFrom(1, 3), fc.boolean(), nat(1, 2), seedArb)
+  .tuple(fc.array(nat(0, 7), { minLength: 3, maxLength: 5 }), nat(3, 4), fc.constantFrom(1, 3), fc.boolean(), nat(1, 2), seedArb)
   .map(([menu, c, k, training, batch, seed]) =>
     makeCase(`random net blocks=[${menu}] c=${c} k=${k} training=${training} b=${batch}`, { x: [batch, 8, 8, 3] }, seed, ([x]) =>
       menu.reduce((v, m, i) => (blocks(c, k, training)[m] ?? ((u: Value) => u))(v, i), x!), training))
