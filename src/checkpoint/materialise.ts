@@ -8,6 +8,7 @@ import type { CheckpointError } from './errors.js'
 import type { PyStorage, PyTensor } from './py-values.js'
 import type { TensorData } from './types.js'
 import { DTYPE_SIZE } from './types.js'
+import { workMeter } from './work.js'
 
 /** True when the strides are the row-major contiguous ones (size-1 dims ignored). */
 const isContiguous = (size: ReadonlyArray<number>, stride: ReadonlyArray<number>): boolean => {
@@ -25,6 +26,7 @@ const gather = (src: Uint8Array, el: number, offset: number, size: ReadonlyArray
   const out = new Uint8Array(numel * el)
   if (numel === 0) return out
   const rank = size.length
+  workMeter.steps += numel
   const idx = new Array<number>(rank).fill(0)
   let at = offset
   for (let n = 0; n < numel; n++) {

@@ -11,6 +11,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { CheckpointError } from './errors.js'
 import type { PyDict, PyList, PyValue } from './py-values.js'
 import { isPyKey, newDict, pyTypeOf, tuple } from './py-values.js'
+import { workMeter } from './work.js'
 
 /** What a hook returns: a value, a message (reported at the current opcode), or a checkpoint error. */
 export type HookResult = E.Either<CheckpointError | string, PyValue>
@@ -84,8 +85,9 @@ export const unpickle = (
     }
   }
   const line = (): string => {
-    const end = bytes.indexOf(0x0a, pos)
-    if (end < 0 || end - pos > 1024) return fail('GLOBAL name line unterminated or longer than 1024 bytes')
+    const nl = bytes.subarray(pos, pos + 1025).indexOf(0x0a)
+    const end = nl < 0 ? -1 : pos + nl
+    if (end < 0) return fail('GLOBAL name line unterminated or longer than 1024 bytes')
     const s = new TextDecoder('latin1').decode(bytes.subarray(pos, end))
     pos = end + 1
     return s
@@ -141,6 +143,7 @@ export const unpickle = (
   try {
     for (;;) {
       opPos = pos
+      workMeter.steps++
       const op = u8()
       opName = `opcode 0x${op.toString(16).padStart(2, '0')}`
       switch (op) {

@@ -17,8 +17,8 @@ import { newTorchContext, torchHooks } from './torch-globals.js'
 import { DTYPE_SIZE } from './types.js'
 import { readEntry, scanZip } from './zip.js'
 
-/** Default budget for materialised tensor bytes: twice the file plus 64 MiB (views rarely exceed storage). */
-export const defaultTensorBudget = (fileBytes: number): number => 2 * fileBytes + 64 * 2 ** 20
+/** Default budget for materialised tensor bytes: twice the file plus 1 MiB (state-dict views rarely exceed their storage). */
+export const defaultTensorBudget = (fileBytes: number): number => 2 * fileBytes + 2 ** 20
 
 /** Legacy torch.save magic number. */
 export const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn

@@ -8,6 +8,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { inflateSync, strFromU8 } from 'fflate'
 import type { CheckpointError } from './errors.js'
+import { workMeter } from './work.js'
 
 /** One archive member. */
 export interface ZipEntry {
@@ -70,6 +71,7 @@ export const scanZip = (b: Uint8Array): E.Either<CheckpointError, ReadonlyMap<st
   const entries = new Map<string, ZipEntry>()
   let p = start
   for (let i = 0; i < count; i++) {
+    workMeter.steps++
     if (p + 46 > end || dv.getUint32(p, true) !== 0x02014b50) return corrupt(`central directory entry ${i} malformed`)
     const flags = dv.getUint16(p + 8, true)
     const method = dv.getUint16(p + 10, true)
