@@ -78,8 +78,9 @@ export const unpickle = (
   }
   const raw = (n: number): Uint8Array => bytes.subarray(need(n), pos)
   const text = (n: number): string => {
+    const b = raw(n)
     try {
-      return utf8.decode(raw(n))
+      return utf8.decode(b)
     } catch {
       return fail('string is not valid UTF-8')
     }
