@@ -1,6 +1,6 @@
 // The README's end-to-end example: build the custom backbone of custom-backbone.ts, compile it on
-// tfjs-wasm with random weights, run it on a zero batch and print the feature shapes. Run it with
-// `npx tsx examples/run-custom.ts` (in this repo the imports point at src/; a user imports from 'sparkts').
+// tfjs-wasm with random weights, run it on a zero batch and return the feature shapes. `npm test` runs it
+// (test/examples); in this repo the imports point at src/, a user imports the same names from 'sparkts'.
 
 import * as E from 'fp-ts/lib/Either.js'
 import { buildBackbone, formatError, getBackend, initParams } from '../src/index.js'
@@ -22,5 +22,3 @@ export const runCustom = async (batch = 2, size = 64): Promise<Record<string, Re
     exe.right.dispose()
   }
 }
-
-if (import.meta.url === `file://${process.argv[1]}`) console.log(await runCustom())
