@@ -1,7 +1,8 @@
 // Little-endian byte codecs for every DType: bytes → host arrays (decode) and back (encode). Half floats
 // (IEEE binary16, bfloat16) are converted bit-exactly to/from float32 with round-to-nearest-even, derived
 // from the formats' definitions (sign | exponent | mantissa; bias 15 resp. the float32 layout truncated).
-// Hand-written because it is a few lines and has no dependency worth adding.
+// Signalling NaNs come back quiet (JS numbers are doubles and the conversion sets the quiet bit); F32/F64
+// bytes are copied, so their NaN payloads are kept. Hand-written: a few lines, no dependency worth adding.
 
 import type { ArrayOf, DType, TensorData } from './types.js'
 import { DTYPE_SIZE } from './types.js'
