@@ -74,6 +74,24 @@ const unaryCase = (op: 'relu' | 'relu6' | 'gelu' | 'silu' | 'sigmoid') =>
     }),
   )
 
+/** A 0/1 mask tensor (B,h,w,1) with at least one active cell per sample (seeded). */
+export const binaryMask = (shape: ReadonlyArray<number>, seed: number): HostTensor => {
+  const r = makeRng(seed)
+  const data = Float32Array.from({ length: sizeOf(shape) }, () => (r.uniform() < 0.5 ? 1 : 0))
+  const per = sizeOf(shape) / (shape[0] ?? 1)
+  for (let b = 0; b < (shape[0] ?? 1); b++) data[b * per + Math.floor(r.uniform() * per)] = 1
+  return { shape, data }
+}
+
+/** A case whose input `m` (or `mask`) is replaced by a 0/1 mask. */
+const withMask = (c: Case, name: string, seed: number): Case =>
+  ({ ...c, inputs: new Map([...c.inputs, [name, binaryMask(c.inputShapes[name] ?? [], seed)] as const]) })
+
+const maskedNormCase = (d: Dims, seed: number, label: string, body: (x: Value, m: Value) => Value, training = false): Case =>
+  withMask(makeCase(`${label} x=${shp(d)}`, { x: shp(d), m: [d.b, d.h, d.w, 1] }, seed, ([x, m]) => body(x!, m!), training), 'm', seed + 5)
+
+const vec = (x: Value, name: string, c: number): Value => x.builder.param(name, [c], { kind: 'normal', std: 1 })
+
 /** One case generator per op kind. */
 export const opCases: { readonly [K in OpKind]: fc.Arbitrary<Case> } = {
   input: fc.tuple(nhwc, seedArb).map(([d, s]) => makeCase(`input x=${shp(d)}`, { x: shp(d) }, s, ([x]) => L.relu(x!))),
@@ -126,6 +144,32 @@ export const opCases: { readonly [K in OpKind]: fc.Arbitrary<Case> } = {
   reshape: fc.tuple(nhwc, seedArb).map(([d, s]) => makeCase(`reshape x=${shp(d)} → [-1,${d.c}]`, { x: shp(d) }, s, ([x]) => L.reshape([-1, d.c])(x!))),
   transpose: fc.tuple(nhwc, seedArb).map(([d, s]) => makeCase(`transpose x=${shp(d)} perm=[0,3,1,2]`, { x: shp(d) }, s, ([x]) => L.transpose([0, 3, 1, 2])(x!))),
   dropPath: fc.tuple(nhwc, seedArb).map(([d, s]) => makeCase(`dropPath(0.3, inference) x=${shp(d)}`, { x: shp(d) }, s, ([x]) => L.dropPath(0.3)(x!))),
+  // Mask ops: the mask inputs are 0/1 (at least one active cell per sample); gradients w.r.t. the mask are
+  // checked too (the kernels are m-weighted, hence smooth in m).
+  maskLike: fc.tuple(nhwc, nat(1, 3), nat(1, 2), seedArb).map(([d, h, w, s]) => {
+    const [rh, rw] = [1 + (d.h % 3), 1 + (d.w % 2)]
+    const dd = { ...d, h: h * rh, w: w * rw }
+    return withMask(
+      makeCase(`maskLike mask=[${d.b},${h},${w},1] x=${shp(dd)}`, { x: shp(dd), mask: [d.b, h, w, 1] }, s, ([x, mask]) =>
+        L.mul(x!, x!.builder.node('maskLike', [mask!, x!], {}))),
+      'mask',
+      s + 3,
+    )
+  }),
+  maskedBatchNorm: fc.tuple(nhwc, fc.boolean(), seedArb).map(([d, training, s]) =>
+    maskedNormCase({ ...d, b: 2 }, s, `maskedBatchNorm training=${training}`, (x, m) => {
+      const b = x.builder
+      const c = d.c
+      const ins = [x, m, vec(x, 'bn.weight', c), vec(x, 'bn.bias', c), b.param('bn.running_mean', [c], { kind: 'zeros' }, false), b.param('bn.running_var', [c], { kind: 'ones' }, false)]
+      return b.node('maskedBatchNorm', ins, { eps: 1e-5, momentum: 0.1, training })
+    }, training)),
+  maskedGroupNorm: fc.tuple(nhwc, nat(1, 2), seedArb).map(([d, g, s]) =>
+    maskedNormCase({ ...d, c: 2 * g }, s, `maskedGroupNorm g=${g}`, (x, m) =>
+      x.builder.node('maskedGroupNorm', [x, m, vec(x, 'gn.weight', 2 * g), vec(x, 'gn.bias', 2 * g)], { groups: g, eps: 1e-5 }))),
+  maskedGlobalAvgPool: fc.tuple(nhwc, seedArb).map(([d, s]) =>
+    maskedNormCase(d, s, 'maskedGlobalAvgPool', (x, m) => x.builder.node('maskedGlobalAvgPool', [x, m], {}))),
+  maskFill: fc.tuple(nhwc, seedArb).map(([d, s]) =>
+    maskedNormCase(d, s, 'maskFill', (x, m) => x.builder.node('maskFill', [x, m, vec(x, 'mask_token', d.c)], {}))),
 }
 
 /** A block of a random CNN: a function of the current value. Max-pool windows never tie (a tie at a ReLU

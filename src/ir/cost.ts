@@ -67,7 +67,7 @@ const linearMacs: MacRule<'linear'> = (_n, [x, w]) => {
   return pw === null || pos === null ? null : pw * pos
 }
 
-/** MAC rules of every op (0 for every op but conv2d, conv2dTranspose and linear). */
+/** MAC rules of every op (0 for every op but conv2d, conv2dTranspose and linear; the SparK mask ops are normalisation/data movement: 0). */
 export const macRules: { readonly [K in OpKind]: MacRule<K> } = {
   input: zero,
   param: zero,
@@ -92,6 +92,11 @@ export const macRules: { readonly [K in OpKind]: MacRule<K> } = {
   reshape: zero,
   transpose: zero,
   dropPath: zero,
+  maskLike: zero,
+  maskedBatchNorm: zero,
+  maskedGroupNorm: zero,
+  maskedGlobalAvgPool: zero,
+  maskFill: zero,
 }
 
 /** MACs of one node per image; Left when a size it needs is still unknown. */

@@ -60,7 +60,7 @@ const broadcast = (n: NodeRef, a: Shape, b: Shape): E.Either<CompileError, Shape
 
 const same: ShapeRule<OpKind> = (_n, ins) => E.right(ins[0] ?? f32([]))
 
-const channelNorm = (n: Node<'batchNorm' | 'layerNorm' | 'groupNorm' | 'grn'>, ins: ReadonlyArray<TensorType>, minRank: number) => {
+const channelNorm = (n: Node<'batchNorm' | 'layerNorm' | 'groupNorm' | 'grn' | 'maskedBatchNorm' | 'maskedGroupNorm'>, ins: ReadonlyArray<TensorType>, minRank: number) => {
   const [x, ...vs] = ins
   const r = refOf(n)
   if (x === undefined || x.shape.length < minRank) return E.left(shapeMismatch(r, `input must have rank >= ${minRank}`, [['x', x?.shape ?? []]]))
@@ -72,6 +72,18 @@ const channelNorm = (n: Node<'batchNorm' | 'layerNorm' | 'groupNorm' | 'grn'>, i
   }
   return E.right(x)
 }
+
+/** Checks that `m` is a (B,H,W,1) mask at the resolution of the rank-4 `x`. */
+const maskAt = (n: NodeRef, x: TensorType | undefined, m: TensorType | undefined): E.Either<CompileError, TensorType> => {
+  if (x === undefined || m === undefined) return E.left(badParams(n, 'missing inputs'))
+  if (x.shape.length !== 4) return E.left(shapeMismatch(n, 'input must be NHWC (rank 4)', [['x', x.shape]]))
+  const ok = m.shape.length === 4 && dimEq(at(m.shape, 3), 1) && [0, 1, 2].every((i) => dimEq(at(m.shape, i), at(x.shape, i)))
+  return ok ? E.right(x) : E.left(shapeMismatch(n, 'mask must be (B,H,W,1) at the resolution of x', [['x', x.shape], ['m', m.shape]]))
+}
+
+/** A masked normalisation: x (rank 4), m at its resolution, then per-channel vectors. */
+const maskedNorm = (n: Node<'maskedBatchNorm' | 'maskedGroupNorm'>, [x, m, ...vs]: ReadonlyArray<TensorType>) =>
+  E.flatMap((t: TensorType) => channelNorm(n, [t, ...vs], 4))(maskAt(refOf(n), x, m))
 
 // ---- the rule table
 
@@ -183,6 +195,28 @@ export const shapeRules: { readonly [K in OpKind]: ShapeRule<K> } = {
     return ok ? E.right(f32(p.map((i) => at(t.shape, i)))) : E.left(shapeMismatch(refOf(n), `perm ${JSON.stringify(p)} is not a permutation of the input axes`, [['x', t.shape]]))
   },
   dropPath: (n, ins) => (n.params.rate >= 0 && n.params.rate < 1 ? same(n, ins) : E.left(badParams(refOf(n), `rate ${n.params.rate} must be in [0, 1)`))),
+  maskLike: (n, [mask, x]) => {
+    const r = refOf(n)
+    if (mask === undefined || x === undefined) return E.left(badParams(r, 'missing inputs'))
+    const shapes = [['mask', mask.shape], ['x', x.shape]] as const
+    if (mask.shape.length !== 4 || x.shape.length !== 4 || !dimEq(at(mask.shape, 3), 1) || !dimEq(at(mask.shape, 0), at(x.shape, 0)))
+      return E.left(shapeMismatch(r, 'maskLike needs a (B,h,w,1) mask and an NHWC x of the same batch', shapes))
+    for (const i of [1, 2]) {
+      const [lo, hi] = [at(mask.shape, i), at(x.shape, i)]
+      if (lo !== null && hi !== null && (hi < lo || hi % lo !== 0))
+        return E.left(shapeMismatch(r, `x's ${i === 1 ? 'height' : 'width'} ${hi} is not an integer multiple of the mask's ${lo}`, shapes))
+    }
+    return E.right(f32([unify(at(x.shape, 0), at(mask.shape, 0)), at(x.shape, 1), at(x.shape, 2), 1]))
+  },
+  maskedBatchNorm: maskedNorm,
+  maskedGroupNorm: (n, ins) => {
+    const c = at(ins[0]?.shape ?? [], -1)
+    if (c !== null && c % n.params.groups !== 0) return E.left(badParams(refOf(n), `groups ${n.params.groups} must divide channels ${c}`))
+    return maskedNorm(n, ins)
+  },
+  maskedGlobalAvgPool: (n, [x, m]) => E.map((t: TensorType) => f32([at(t.shape, 0), at(t.shape, 3)]))(maskAt(refOf(n), x, m)),
+  maskFill: (n, [x, m, fill]) =>
+    E.flatMap((t: TensorType) => E.map(() => t)(vecOf(refOf(n), 'fill', fill ?? f32([]), at(t.shape, 3))))(maskAt(refOf(n), x, m)),
 }
 
 /** Checks a node's input count against the arity table. */

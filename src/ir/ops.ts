@@ -70,6 +70,19 @@ export interface OpParams {
   transpose: { readonly perm: ReadonlyArray<number> }
   /** [x]: stochastic depth per sample; identity at inference. */
   dropPath: { readonly rate: number; readonly training: boolean }
+  // ---- SparK mask ops. `m` is a mask at x's resolution, (B,H,W,1), 1 = active (visible), 0 = masked;
+  // statistics are weighted by m (Σ(x·m)/Σm), which for a 0/1 mask is the statistic of the active set.
+  /** [mask (B,h,w,1), x (B,H,W,C)] → (B,H,W,1): nearest block upsampling of the mask by H/h × W/w (integers); x only gives the size. */
+  maskLike: None
+  /** [x NHWC, m (B,H,W,1), gamma, beta, runningMean, runningVar]: batchNorm with statistics over the active positions of
+   *  all samples (training: mean and biased var; inference: running stats); the output is 0 at masked positions. */
+  maskedBatchNorm: { readonly eps: number; readonly momentum: number; readonly training: boolean }
+  /** [x NHWC, m (B,H,W,1), gamma, beta]: per sample and group, statistics over (channels of the group × active positions); 0 at masked. */
+  maskedGroupNorm: { readonly groups: number; readonly eps: number }
+  /** [x NHWC, m (B,H,W,1)] → (B, C): the mean over active positions (0 for a sample without any). */
+  maskedGlobalAvgPool: None
+  /** [x NHWC, m (B,H,W,1), fill (C)] → m·x + (1 − m)·fill: where(m, x, fill) (SparK densify's mask token). */
+  maskFill: None
 }
 
 /** Every op kind. */
@@ -100,6 +113,11 @@ export const arity: { readonly [K in OpKind]: number | readonly [number, number]
   reshape: 1,
   transpose: 1,
   dropPath: 1,
+  maskLike: 2,
+  maskedBatchNorm: 6,
+  maskedGroupNorm: 4,
+  maskedGlobalAvgPool: 2,
+  maskFill: 3,
 }
 
 /** All op kinds, in table order (for tests that must cover every op). */

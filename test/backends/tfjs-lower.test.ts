@@ -59,6 +59,19 @@ const oneOp = <K extends OpKind>(op: K, shape: number[], pshapes: number[][], pa
   return { graph: g.right, shape, params: vals }
 }
 
+/** A soft mask m = sigmoid(param) at x4's resolution (values in (0,1), so Σm > 0), inserted after x. */
+const softMask = (b: GraphBuilder): Value[] => [b.node('sigmoid', [b.param('mk', [2, 6, 6, 1], { kind: 'zeros' })], {})]
+
+/** x ⊙ maskLike(mask (2,3,2,1) param, x (2,6,6,4)): block upsampling by 2×3. */
+const maskLikeCase = (): Case => {
+  const b = new GraphBuilder()
+  const x = b.input('x', x4)
+  const y = b.node('mul', [x, b.node('maskLike', [b.param('p0', [2, 3, 2, 1], { kind: 'zeros' }), x], {}, 'maskLike0')], {})
+  const g = b.build([['out', y]])
+  if (E.isLeft(g)) throw new Error(formatError(g.left))
+  return { graph: g.right, shape: x4, params: new Map([['p0', host(randn64([2, 3, 2, 1], 500))]]) }
+}
+
 const conv = (o: Partial<OpParams['conv2d']> = {}): OpParams['conv2d'] => ({ strides: [1, 1], padding: [[1, 1], [1, 1]], dilations: [1, 1], groups: 1, ...o })
 const x4 = [2, 6, 6, 4]
 const cases: { readonly [K in Exclude<OpKind, 'input' | 'param'>]: ReadonlyArray<Case> } = {
@@ -95,6 +108,11 @@ const cases: { readonly [K in Exclude<OpKind, 'input' | 'param'>]: ReadonlyArray
   reshape: [oneOp('reshape', x4, [], { shape: [-1, 8] })],
   transpose: [oneOp('transpose', x4, [], { perm: [0, 3, 1, 2] })],
   dropPath: [oneOp('dropPath', [4, 3, 3, 2], [], { rate: 0.5, training: true }, true), oneOp('dropPath', x4, [], { rate: 0.5, training: false })],
+  maskLike: [maskLikeCase()],
+  maskedBatchNorm: [oneOp('maskedBatchNorm', x4, [[4], [4], [4], [4]], { eps: 1e-5, momentum: 0.1, training: true }, true, softMask)],
+  maskedGroupNorm: [oneOp('maskedGroupNorm', x4, [[4], [4]], { groups: 2, eps: 1e-5 }, false, softMask)],
+  maskedGlobalAvgPool: [oneOp('maskedGlobalAvgPool', x4, [], {}, false, softMask)],
+  maskFill: [oneOp('maskFill', x4, [[4]], {}, false, softMask)],
 }
 
 const runOn = async (b: Backend, c: Case): Promise<{ out: HostTensor; grads: TensorMap }> => {

@@ -1,6 +1,6 @@
 // The reference kernel table: one float64 kernel per op kind, as a mapped type over OpKind so that a new
 // op fails to compile until the oracle can compute it. Kernels live in family files (conv, norm, pool,
-// elementwise, layout). `input` and `param` have no computation: the interpreter binds them to the given
+// elementwise, layout, mask). `input` and `param` have no computation: the interpreter binds them to the given
 // values, so their entries only guard against being called.
 
 import type { OpKind } from '../../ir/ops.js'
@@ -10,6 +10,7 @@ import * as norm from './kernels-norm.js'
 import * as pool from './kernels-pool.js'
 import * as ew from './kernels-elementwise.js'
 import * as layout from './kernels-layout.js'
+import * as mask from './kernels-mask.js'
 
 export type { RefKernel } from './kernels-types.js'
 
@@ -42,4 +43,9 @@ export const refKernels: { readonly [K in OpKind]: RefKernel<K> } = {
   reshape: layout.reshape,
   transpose: layout.transpose,
   dropPath: ew.dropPath,
+  maskLike: mask.maskLike,
+  maskedBatchNorm: mask.maskedBatchNorm,
+  maskedGroupNorm: mask.maskedGroupNorm,
+  maskedGlobalAvgPool: mask.maskedGlobalAvgPool,
+  maskFill: mask.maskFill,
 }

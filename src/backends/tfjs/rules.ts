@@ -11,6 +11,7 @@ import type { OpKind, Padding } from '../../ir/ops.js'
 import type { ConcreteShape } from '../../ir/types.js'
 import { tf } from './tf.js'
 import { conv2dRule, conv2dTransposeRule } from './rules-conv.js'
+import { maskFillRule, maskLikeRule, maskedBatchNormRule, maskedGlobalAvgPoolRule, maskedGroupNormRule } from './rules-mask.js'
 
 /** Per-run context (training randomness). */
 export interface RunCtx {
@@ -151,4 +152,9 @@ export const lowerRules: LowerRules = {
       return tf.mul(arg(ins, 0), tf.div(keep, 1 - rate))
     })
   },
+  maskLike: maskLikeRule,
+  maskedBatchNorm: maskedBatchNormRule,
+  maskedGroupNorm: maskedGroupNormRule,
+  maskedGlobalAvgPool: maskedGlobalAvgPoolRule,
+  maskFill: maskFillRule,
 }
