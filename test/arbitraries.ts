@@ -170,6 +170,19 @@ export const opCases: { readonly [K in OpKind]: fc.Arbitrary<Case> } = {
     maskedNormCase(d, s, 'maskedGlobalAvgPool', (x, m) => x.builder.node('maskedGlobalAvgPool', [x, m], {}))),
   maskFill: fc.tuple(nhwc, seedArb).map(([d, s]) =>
     maskedNormCase(d, s, 'maskFill', (x, m) => x.builder.node('maskFill', [x, m, vec(x, 'mask_token', d.c)], {}))),
+  maskedPatchLoss: fc.tuple(nat(1, 2), nat(1, 3), nat(1, 3), nat(2, 3), nat(1, 3), seedArb).map(([b, h, w, p, c, s]) => {
+    const img = [b, h * p, w * p, c]
+    const base = withMask(
+      makeCase(`maskedPatchLoss image=${img} mask=[${b},${h},${w},1]`, { rec: img, image: img, mask: [b, h, w, 1] }, s, ([rec, image, mask]) =>
+        rec!.builder.node('maskedPatchLoss', [rec!, image!, mask!], { eps: 1e-6 })),
+      'mask',
+      s + 9,
+    )
+    // At least one masked patch, so the loss is not the trivial 0 of an all-visible mask.
+    const m = base.inputs.get('mask')
+    if (m !== undefined && m.data.every((v) => v === 1)) m.data[m.data.length - 1] = 0
+    return base
+  }),
 }
 
 /** A block of a random CNN: a function of the current value. Max-pool windows never tie (a tie at a ReLU

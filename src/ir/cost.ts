@@ -97,6 +97,7 @@ export const macRules: { readonly [K in OpKind]: MacRule<K> } = {
   maskedGroupNorm: zero,
   maskedGlobalAvgPool: zero,
   maskFill: zero,
+  maskedPatchLoss: zero,
 }
 
 /** MACs of one node per image; Left when a size it needs is still unknown. */

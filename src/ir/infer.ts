@@ -217,6 +217,15 @@ export const shapeRules: { readonly [K in OpKind]: ShapeRule<K> } = {
   maskedGlobalAvgPool: (n, [x, m]) => E.map((t: TensorType) => f32([at(t.shape, 0), at(t.shape, 3)]))(maskAt(refOf(n), x, m)),
   maskFill: (n, [x, m, fill]) =>
     E.flatMap((t: TensorType) => E.map(() => t)(vecOf(refOf(n), 'fill', fill ?? f32([]), at(t.shape, 3))))(maskAt(refOf(n), x, m)),
+  maskedPatchLoss: (n, [rec, img, m]) => {
+    const r = refOf(n)
+    if (rec === undefined || img === undefined || m === undefined) return E.left(badParams(r, 'missing inputs'))
+    const divides = (big: Dim, small: Dim): boolean => big === null || small === null || (small > 0 && big % small === 0)
+    const ok = rec.shape.length === 4 && img.shape.length === 4 && rec.shape.every((d, i) => dimEq(d, at(img.shape, i))) &&
+      m.shape.length === 4 && dimEq(at(m.shape, 0), at(img.shape, 0)) && dimEq(at(m.shape, 3), 1) &&
+      divides(at(img.shape, 1), at(m.shape, 1)) && divides(at(img.shape, 2), at(m.shape, 2))
+    return ok ? E.right(f32([])) : E.left(shapeMismatch(r, 'needs rec and image of one NHWC shape and a (B,h,w,1) mask whose grid divides H×W', [['rec', rec.shape], ['image', img.shape], ['mask', m.shape]]))
+  },
 }
 
 /** Checks a node's input count against the arity table. */

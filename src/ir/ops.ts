@@ -83,6 +83,9 @@ export interface OpParams {
   maskedGlobalAvgPool: None
   /** [x NHWC, m (B,H,W,1), fill (C)] → m·x + (1 − m)·fill: where(m, x, fill) (SparK densify's mask token). */
   maskFill: None
+  /** [rec (B,H,W,C), image (B,H,W,C), mask (B,h,w,1)] → scalar: SparK's loss, the mean over MASKED patches (mask 0) of
+   *  the per-patch MSE between rec and the patch-normalised image ((x − mean) / sqrt(unbiased var + eps)). */
+  maskedPatchLoss: { readonly eps: number }
 }
 
 /** Every op kind. */
@@ -118,6 +121,7 @@ export const arity: { readonly [K in OpKind]: number | readonly [number, number]
   maskedGroupNorm: 4,
   maskedGlobalAvgPool: 2,
   maskFill: 3,
+  maskedPatchLoss: 3,
 }
 
 /** All op kinds, in table order (for tests that must cover every op). */

@@ -113,6 +113,7 @@ const cases: { readonly [K in Exclude<OpKind, 'input' | 'param'>]: ReadonlyArray
   maskedGroupNorm: [oneOp('maskedGroupNorm', x4, [[4], [4]], { groups: 2, eps: 1e-5 }, false, softMask)],
   maskedGlobalAvgPool: [oneOp('maskedGlobalAvgPool', x4, [], {}, false, softMask)],
   maskFill: [oneOp('maskFill', x4, [[4]], {}, false, softMask)],
+  maskedPatchLoss: [oneOp('maskedPatchLoss', x4, [], { eps: 1e-6 }, false, (b) => [b.param('img', x4, { kind: 'zeros' }), b.node('sigmoid', [b.param('mk', [2, 3, 3, 1], { kind: 'zeros' })], {})])],
 }
 
 const runOn = async (b: Backend, c: Case): Promise<{ out: HostTensor; grads: TensorMap }> => {

@@ -11,6 +11,9 @@ import * as pool from './kernels-pool.js'
 import * as ew from './kernels-elementwise.js'
 import * as layout from './kernels-layout.js'
 import * as mask from './kernels-mask.js'
+import { maskedPatchLoss } from './loss.js'
+import { f64 } from './tensor.js'
+import { input } from './kernels-types.js'
 
 export type { RefKernel } from './kernels-types.js'
 
@@ -48,4 +51,5 @@ export const refKernels: { readonly [K in OpKind]: RefKernel<K> } = {
   maskedGroupNorm: mask.maskedGroupNorm,
   maskedGlobalAvgPool: mask.maskedGlobalAvgPool,
   maskFill: mask.maskFill,
+  maskedPatchLoss: (n, ins) => f64([], [maskedPatchLoss(input(ins, 0, n.op), input(ins, 1, n.op), input(ins, 2, n.op), n.params.eps)]),
 }

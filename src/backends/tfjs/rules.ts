@@ -11,6 +11,7 @@ import type { OpKind, Padding } from '../../ir/ops.js'
 import type { ConcreteShape } from '../../ir/types.js'
 import { tf } from './tf.js'
 import { conv2dRule, conv2dTransposeRule } from './rules-conv.js'
+import { maskedPatchLoss } from './loss.js'
 import { maskFillRule, maskLikeRule, maskedBatchNormRule, maskedGlobalAvgPoolRule, maskedGroupNormRule } from './rules-mask.js'
 
 /** Per-run context (training randomness). */
@@ -157,4 +158,5 @@ export const lowerRules: LowerRules = {
   maskedGroupNorm: maskedGroupNormRule,
   maskedGlobalAvgPool: maskedGlobalAvgPoolRule,
   maskFill: maskFillRule,
+  maskedPatchLoss: (n) => ok((ins) => maskedPatchLoss(arg(ins, 0), arg(ins, 1), arg(ins, 2), n.params.eps)),
 }
