@@ -136,8 +136,8 @@ export const unpickle = (
     if (kv.length % 2 !== 0) fail('odd number of items for a dict')
     for (let i = 0; i < kv.length; i += 2) {
       const k = kv[i] as PyValue
-      if (!isPyKey(k)) fail(`unsupported dict key of type ${pyTypeOf(k)}`)
-      d.map.set(k as never, kv[i + 1] as PyValue)
+      if (!isPyKey(k)) return fail(`unsupported dict key of type ${pyTypeOf(k)}`)
+      d.map.set(k, kv[i + 1] as PyValue)
     }
   }
 

@@ -17,7 +17,7 @@ import { DTYPES, DTYPE_SIZE } from './types.js'
 /** Largest accepted header (same bound as the reference implementation). */
 export const MAX_SAFETENSORS_HEADER = 100_000_000
 
-/** Contents of a safetensors file: tensors in data-offset order and the `__metadata__` map. */
+/** Contents of a safetensors file: tensors in data-offset order (ties by name) and the `__metadata__` map. */
 export interface SafetensorsContent {
   readonly tensors: ReadonlyMap<string, TensorData>
   readonly metadata: Readonly<Record<string, string>>
@@ -100,7 +100,7 @@ export const readSafetensors = (bytes: Uint8Array): E.Either<CheckpointError, Sa
     if (E.isLeft(e)) return e
     entries.push(e.right)
   }
-  entries.sort((a, b) => a.begin - b.begin || a.end - b.end)
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   let pos = 0
   let prev = '(start of data)'
   for (const e of entries) {

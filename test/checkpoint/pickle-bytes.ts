@@ -91,15 +91,15 @@ export const stateDictPickle = (views: ReadonlyArray<ViewSpec>, extra: ReadonlyA
     ...extra, P.setitems, P.stop,
   )
 
-/** A zip-format .pth around a pickle and raw storages (stored, like torch.save). */
-export const torchZip = (pkl: Uint8Array, storages: Readonly<Record<string, Uint8Array>>, name = 'archive'): Uint8Array =>
+/** A zip-format .pth around a pickle and raw storages (stored like torch.save, or deflated with level 6). */
+export const torchZip = (pkl: Uint8Array, storages: Readonly<Record<string, Uint8Array>>, name = 'archive', level: 0 | 6 = 0): Uint8Array =>
   zipSync(
     {
       [`${name}/data.pkl`]: pkl,
       ...Object.fromEntries(Object.entries(storages).map(([k, v]) => [`${name}/data/${k}`, v])),
       [`${name}/version`]: utf8('3\n'),
     },
-    { level: 0 },
+    { level },
   )
 
 /** A legacy-format .pth: magic, protocol, sys_info, the pickle, the key list, then count + bytes per storage. */

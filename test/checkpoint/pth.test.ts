@@ -13,7 +13,7 @@ import { readCheckpoint } from '../../src/checkpoint/read.js'
 import { readCheckpointFile } from '../../src/checkpoint/read-file.js'
 import { readSafetensors } from '../../src/checkpoint/safetensors.js'
 import type { Checkpoint, TensorData } from '../../src/checkpoint/types.js'
-import { P, f32Bytes, fcSeed, stateDictPickle, torchLegacy, torchZip } from './pickle-bytes.js'
+import { P, bytesOf, f32Bytes, fcSeed, stateDictPickle, torchLegacy, torchZip } from './pickle-bytes.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const local = (f: string): string => join(here, '../fixtures/checkpoints', f)
@@ -213,6 +213,23 @@ describe('handcrafted archives', () => {
     const bad = torchLegacy(pkl, [['s0', 11, s0], ['s1', 1, s1]])
     const r = readCheckpoint(bad)
     expect(E.isLeft(r) && formatCheckpointError(r.left)).toMatch(/file says 11 elements, pickle says 12/)
+  })
+
+  it('reads deflated entries (a re-zipped archive) and unwraps _rebuild_parameter', () => {
+    const param = bytesOf(
+      P.proto(2), P.emptyDict, P.str('state_dict'), P.global('collections', 'OrderedDict'), P.emptyTuple, P.reduce,
+      P.str('w'), P.global('torch._utils', '_rebuild_parameter'),
+      P.global('torch._utils', '_rebuild_tensor_v2'), P.mark, P.mark, P.str('storage'), P.global('torch', 'HalfStorage'), P.str('k'), P.str('cpu'), P.int(3), P.tuple, P.binpersid,
+      P.int(0), P.int(3), P.tuple1, P.int(1), P.tuple1, P.f, P.global('collections', 'OrderedDict'), P.emptyTuple, P.reduce, P.tuple, P.reduce,
+      P.t, P.global('collections', 'OrderedDict'), P.emptyTuple, P.reduce, P.tuple3, P.reduce,
+      P.setitem, P.setitem, P.str('epoch'), P.int(3), P.setitem, P.stop,
+    )
+    const half = Uint8Array.from([0x00, 0x3c, 0x00, 0xc0, 0x00, 0x38]) // binary16 1, -2, 0.5
+    const r = readCheckpoint(torchZip(param, { k: half }, 'deflated', 6))
+    if (E.isLeft(r)) throw new Error(formatCheckpointError(r.left))
+    expect(r.right.wrapper).toBe('state_dict')
+    expect(r.right.metadata.get('epoch')).toBe(3)
+    expect(r.right.tensors.get('w')).toEqual({ dtype: 'F16', shape: [3], data: Float32Array.from([1, -2, 0.5]) })
   })
 
   it('a top-level list is not a state dict', () => {

@@ -137,6 +137,13 @@ describe('writing', () => {
     for (const [k, t] of r.right.tensors) expect(Buffer.from(bits(back.right.tensors.get(k) as TensorData)).equals(Buffer.from(bits(t))), k).toBe(true)
   })
 
+  it('reads zero-size tensors sharing an offset back in name order (integer-like JSON keys come first in JS)', () => {
+    const empty = (dtype: 'F32' | 'BF16'): TensorData => ({ dtype, shape: [0], data: new Float32Array(0) })
+    const w = writeSafetensors(new Map([['7', empty('BF16')], [' x', empty('F32')]]))
+    const r = E.isRight(w) ? readSafetensors(w.right) : w
+    expect(E.isRight(r) && [...r.right.tensors.keys()]).toEqual([' x', '7'])
+  })
+
   it('refuses data whose length does not match the shape, naming the tensor', () => {
     const w = writeSafetensors(new Map([['w', { dtype: 'F32', shape: [2, 2], data: new Float32Array(3) } as TensorData]]))
     expect(E.isLeft(w) && formatCheckpointError(w.left)).toBe("tensor 'w': data has 3 elements, shape [2,2] needs 4")
