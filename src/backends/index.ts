@@ -4,8 +4,14 @@
 import * as E from 'fp-ts/lib/Either.js'
 import type { Backend, BackendName } from './backend.js'
 
+/** Options for `getBackend` (ignored by backends they do not apply to). */
+export interface GetBackendOptions {
+  /** Threads for tfjs-wasm (best effort: its describe().threads says what it got). */
+  readonly threads?: number
+}
+
 /** Loads and initialises a backend by name; Left = why it is not usable here. */
-export const getBackend = async (name: BackendName): Promise<E.Either<string, Backend>> => {
+export const getBackend = async (name: BackendName, opts: GetBackendOptions = {}): Promise<E.Either<string, Backend>> => {
   let b: Backend
   switch (name) {
     case 'reference':
@@ -15,7 +21,7 @@ export const getBackend = async (name: BackendName): Promise<E.Either<string, Ba
       b = (await import('./tfjs/cpu.js')).tfjsCpuBackend
       break
     case 'tfjs-wasm':
-      b = (await import('./tfjs/wasm.js')).tfjsWasmBackend()
+      b = (await import('./tfjs/wasm.js')).tfjsWasmBackend(opts.threads === undefined ? {} : { threads: opts.threads })
       break
     case 'tfjs-webgl':
       b = (await import('./tfjs/webgl.js')).tfjsWebglBackend

@@ -39,7 +39,7 @@ export const exitCodes = { ok: 0, failure: 1, usage: 2 } as const
 /** The default backend loader: the lazy registry of src/backends/index.ts. */
 export const defaultLoadBackend: BackendLoader = async (name: BackendName, threads: number | undefined) => {
   const { getBackend } = await import('../backends/index.js')
-  const b = await getBackend(name)
+  const b = await getBackend(name, threads === undefined ? {} : { threads })
   if (E.isLeft(b) || threads === undefined) return b
   const got = b.right.describe()['threads']
   return got === threads ? b : E.left(`cannot run with ${threads} thread(s) (backend reports ${String(got ?? 'no thread setting')})`)
