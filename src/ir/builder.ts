@@ -31,6 +31,7 @@ export interface BuilderOptions {
 export class GraphBuilder {
   readonly training: boolean
   #nodes: AnyNode[] = []
+  #nextId = 0
   #error: CompileError | undefined
   #names = new Set<string>()
 
@@ -51,14 +52,30 @@ export class GraphBuilder {
 
   /** Adds a node of kind K; its type is inferred immediately. */
   node<K extends OpKind>(op: K, inputs: ReadonlyArray<Value>, params: OpParams[K], name?: string): Value {
-    const id = nodeId(this.#nodes.length)
+    const id = nodeId(this.#nextId)
     const n = { id, op, inputs: inputs.map((v) => v.id), params, ...(name === undefined ? {} : { name }) } as AnyNode
     if (inputs.some((v) => v.builder !== this)) return this.fail(badParams(refOf(n), 'input value belongs to another builder'))
     if (inputs.some((v) => v.id < 0)) return this.fail(this.#error ?? badParams(refOf(n), 'input comes from a failed node'))
     const t = E.flatMap((m: AnyNode) => inferNode(m, inputs.map((v) => v.type)))(checkArity(n))
     if (E.isLeft(t)) return this.fail(t.left)
     this.#nodes.push(n)
+    this.#nextId++
     return { builder: this, id, type: t.right }
+  }
+
+  /**
+   * Continues building on an existing graph (e.g. the output of a pass): its nodes keep their ids and
+   * types; `valueOf` gives the value of any of them, and `outputs` its named outputs.
+   */
+  static extend(g: Graph, opts: BuilderOptions = {}): E.Either<CompileError, { readonly builder: GraphBuilder; readonly valueOf: (id: NodeId) => Value; readonly outputs: ReadonlyMap<string, Value> }> {
+    const types = verify(g)
+    if (E.isLeft(types)) return types
+    const b = new GraphBuilder(opts)
+    b.#nodes = [...g.nodes]
+    b.#nextId = g.nodes.reduce((m, n) => Math.max(m, n.id + 1), 0)
+    for (const n of g.nodes) if (n.op === 'param') b.#names.add(n.params.name)
+    const valueOf = (id: NodeId): Value => ({ builder: b, id, type: types.right.get(id) ?? f32([]) })
+    return E.right({ builder: b, valueOf, outputs: new Map(g.outputs.map((o) => [o.name, valueOf(o.node)])) })
   }
 
   /** A graph input, NHWC; null dims are given at compile time. */
