@@ -190,3 +190,21 @@ export const toTensors = (m: ReadonlyMap<string, HostTensor | Float64Array | Flo
 export const disposeAll = (m: ReadonlyMap<string, tf.Tensor>): void => {
   for (const t of m.values()) t.dispose()
 }
+
+/** A small named host problem: parameter values and shapes. */
+export type HostVals = ReadonlyMap<string, { readonly shape: ReadonlyArray<number>; readonly data: ArrayLike<number> }>
+
+/** Builds a HostVals map from [name, values] pairs (rank-1 tensors). */
+export const vec = (...entries: ReadonlyArray<readonly [string, ReadonlyArray<number>]>): HostVals =>
+  new Map(entries.map(([n, d]) => [n, { shape: [d.length], data: d }]))
+
+/** Uploads host values as float32 variables. */
+export const hostVariables = (m: HostVals): Map<string, tf.Variable> =>
+  toVariables(new Map([...m].map(([n, h]) => [n, { shape: [...h.shape], data: Float32Array.from(h.data) }])))
+
+/** Uploads host values as float32 tensors. */
+export const hostTensors = (m: HostVals): Map<string, tf.Tensor> =>
+  new Map([...m].map(([n, h]) => [n, tf.tensor(Float32Array.from(h.data), [...h.shape], 'float32')]))
+
+/** Reads variables back to the host. */
+export const readBack = (m: ReadonlyMap<string, tf.Tensor>): Map<string, Float32Array> => new Map([...m].map(([n, v]) => [n, new Float32Array(v.dataSync())]))
