@@ -1,6 +1,7 @@
 // Behaviour both optimisers share (src/train/optimizer.ts): refused steps are data naming the parameter and
 // change nothing; state round-trips through host tensors so that a resumed run continues bit-identically;
-// imported state is validated; no tensor leaks on either tfjs backend.
+// imported state is validated; the flat named-tensor form survives a safetensors file; no tensor leaks on
+// either tfjs backend.
 
 import * as E from 'fp-ts/lib/Either.js'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -8,6 +9,9 @@ import type { BackendName } from '../../src/backends/backend.js'
 import { tf } from '../../src/backends/tfjs/tf.js'
 import { createAdamW } from '../../src/train/optimizer-adamw.js'
 import { createLamb, sparkLamb } from '../../src/train/optimizer-lamb.js'
+import { flattenOptimizerState, optimizerKindKey, unflattenOptimizerState } from '../../src/train/optimizer-state.js'
+import { readSafetensors, writeSafetensors } from '../../src/checkpoint/safetensors.js'
+import { toFloat32 } from '../../src/checkpoint/types.js'
 import type { Optimizer, OptimizerState, StepGroup } from '../../src/train/optimizer.js'
 import { disposeAll, hostTensors, hostVariables, readBack, useBackend, vec } from './optim-helpers.js'
 
@@ -131,5 +135,45 @@ describe.each(backends)('no tensor leaks on %s', (backend) => {
     opt.dispose()
     expect(tf.memory().numTensors).toBe(before)
     disposeAll(params)
+  })
+})
+
+describe('flat form for checkpoint files', () => {
+  it('round-trips a real LAMB state through the repo safetensors writer/reader; the optimiser resumes from it', async () => {
+    expect(E.isRight(await useBackend('tfjs-cpu'))).toBe(true)
+    const a = unwrap(createLamb(sparkLamb(0.95)))
+    const pa = hostVariables(p0)
+    stepWith(a, pa, 1)
+    stepWith(a, pa, 2)
+    const flat = flattenOptimizerState(a.exportState())
+    expect([...flat.tensors.keys()].sort()).toEqual(['enc.bias.exp_avg', 'enc.bias.exp_avg_sq', 'enc.bias.step', 'enc.weight.exp_avg', 'enc.weight.exp_avg_sq', 'enc.weight.step'])
+    const bytes = writeSafetensors(new Map([...flat.tensors].map(([n, t]) => [n, { dtype: 'F32', shape: t.shape, data: t.data }])), flat.metadata)
+    if (E.isLeft(bytes)) throw new Error(JSON.stringify(bytes.left))
+    const read = readSafetensors(bytes.right)
+    if (E.isLeft(read)) throw new Error(JSON.stringify(read.left))
+    const back = unflattenOptimizerState({ tensors: new Map([...read.right.tensors].map(([n, t]) => [n, { shape: t.shape, data: toFloat32(t) }])), metadata: read.right.metadata })
+    if (E.isLeft(back)) throw new Error(back.left.message)
+    expect(back.right.kind).toBe('lamb')
+    expect(back.right.params.get('enc.weight')?.step).toBe(2)
+    expect(back.right.params.get('enc.weight')?.v.data).toEqual(a.exportState().params.get('enc.weight')?.v.data)
+    const b = unwrap(createLamb(sparkLamb(0.95)))
+    expect(E.isRight(b.importState(back.right))).toBe(true)
+    const pb = hostVariables(new Map([...readBack(pa)].map(([n, d]) => [n, { shape: [d.length], data: d }])))
+    stepWith(a, pa, 3)
+    stepWith(b, pb, 3)
+    expect(readBack(pb).get('enc.weight')).toEqual(readBack(pa).get('enc.weight'))
+    for (const m of [pa, pb]) disposeAll(m)
+    a.dispose()
+    b.dispose()
+  })
+
+  it('rejects unknown kinds, stray tensors and incomplete entries', () => {
+    const t = { shape: [2], data: new Float32Array(2) }
+    const one = { shape: [1], data: Float32Array.of(1) }
+    const kindOf = (r: E.Either<{ readonly message: string }, unknown>) => (E.isLeft(r) ? r.left.message : 'ok')
+    expect(kindOf(unflattenOptimizerState({ tensors: new Map(), metadata: {} }))).toContain(optimizerKindKey)
+    expect(kindOf(unflattenOptimizerState({ tensors: new Map([['w.momentum', t]]), metadata: { [optimizerKindKey]: 'adamw' } }))).toContain('w.momentum')
+    expect(kindOf(unflattenOptimizerState({ tensors: new Map([['w.exp_avg', t], ['w.step', one]]), metadata: { [optimizerKindKey]: 'adamw' } }))).toContain("'w'")
+    expect(kindOf(unflattenOptimizerState({ tensors: new Map([['w.exp_avg', t], ['w.exp_avg_sq', t], ['w.step', one]]), metadata: { [optimizerKindKey]: 'adamw' } }))).toBe('ok')
   })
 })
