@@ -7,7 +7,7 @@ import type { ConvNeXtConfig } from '../../src/models/convnext.js'
 // Closed-form trainable-parameter count of a timm ResNet without `fc`, written from the architecture
 // (not from the builder): stem conv 7·7·3·s + BN 2s; per layer with width p, depth d, input c:
 //   basic      first 9cp + 9p² + 4p (+ cp + 2p shortcut if c≠p or strided), rest (d−1)(18p² + 4p)
-//   bottleneck first cp + 13p² + 12p + 4cp + 8p (shortcut always), rest (d−1)(17p² + 12p)
+//   bottleneck first cp + 13p² + 12p (+ 4cp + 8p shortcut if c≠4p or strided), rest (d−1)(17p² + 12p)
 /** Trainable parameters of a timm ResNet without `fc`. */
 export const resnetFormula = (cfg: ResNetConfig): number => {
   const s = cfg.stemWidth ?? 64
@@ -18,7 +18,7 @@ export const resnetFormula = (cfg: ResNetConfig): number => {
     const d = cfg.depths[i] ?? 0
     const c = i === 0 ? s : (widths[i - 1] ?? 0) * exp
     if (cfg.block === 'basic') n += 9 * c * p + 9 * p * p + 4 * p + (c !== p || i > 0 ? c * p + 2 * p : 0) + (d - 1) * (18 * p * p + 4 * p)
-    else n += c * p + 13 * p * p + 12 * p + 4 * c * p + 8 * p + (d - 1) * (17 * p * p + 12 * p)
+    else n += c * p + 13 * p * p + 12 * p + (c !== 4 * p || i > 0 ? 4 * c * p + 8 * p : 0) + (d - 1) * (17 * p * p + 12 * p)
   })
   return n
 }
