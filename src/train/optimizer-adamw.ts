@@ -9,7 +9,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { tf } from '../backends/tfjs/tf.js'
 import type { LiveState, OptimError, Optimizer } from './optimizer.js'
-import { checkBetasEps, disposeStore, exportStore, importStore, optimError, planStep } from './optimizer.js'
+import { checkBetasEps, disposeStore, exportStore, importStore, optimError, planStep, sumSquares } from './optimizer.js'
 
 /** AdamW hyper-parameters. */
 export interface AdamWConfig {
@@ -39,7 +39,7 @@ export const createAdamW = (cfg: AdamWConfig): E.Either<OptimError, Optimizer> =
     tf.tidy(() => {
       let coef: tf.Tensor | undefined
       if (clipAt !== undefined) {
-        const sq = plan.map((e) => tf.sum(tf.square(e.g)))
+        const sq = plan.map((e) => sumSquares(tf, e.g))
         const total = tf.sqrt(sq.length === 1 ? (sq[0] as tf.Tensor) : tf.addN(sq))
         coef = tf.minimum(tf.div(clipAt, tf.add(total, 1e-6)), 1)
       }

@@ -13,7 +13,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { tf } from '../backends/tfjs/tf.js'
 import type { LiveState, OptimError, Optimizer } from './optimizer.js'
-import { checkBetasEps, disposeStore, exportStore, importStore, optimError, planStep } from './optimizer.js'
+import { checkBetasEps, disposeStore, exportStore, importStore, l2Norm, optimError, planStep, sumSquares } from './optimizer.js'
 
 /** LAMB hyper-parameters; everything but `betas` defaults to SparK's pre-training values. */
 export interface LambConfig {
@@ -56,7 +56,7 @@ export const createLamb = (cfg: LambConfig): E.Either<OptimError, Optimizer> => 
     const plan = planned.right
     if (plan.length === 0) return E.right(undefined)
     tf.tidy(() => {
-      const sq = plan.map((e) => tf.sum(tf.square(e.g)))
+      const sq = plan.map((e) => sumSquares(tf, e.g))
       const norm = tf.sqrt(sq.length === 1 ? (sq[0] as tf.Tensor) : tf.addN(sq))
       const limit = tf.scalar(maxGradNorm)
       const clip = tf.where(tf.greater(norm, limit), tf.div(norm, limit), tf.onesLike(norm))
@@ -71,8 +71,8 @@ export const createLamb = (cfg: LambConfig): E.Either<OptimError, Optimizer> => 
         let u = tf.div(tf.div(m, bc1), denom)
         if (e.weightDecay !== 0) u = tf.add(u, tf.mul(e.p, e.weightDecay))
         if (e.weightDecay !== 0 || alwaysAdapt) {
-          const wn = tf.norm(e.p)
-          const un = tf.norm(u)
+          const wn = l2Norm(tf, e.p)
+          const un = l2Norm(tf, u)
           const one = tf.onesLike(wn)
           let ratio = tf.where(tf.greater(wn, 0), tf.where(tf.greater(un, 0), tf.div(wn, un), one), one)
           if (trustClip) ratio = tf.minimum(ratio, one)

@@ -81,6 +81,24 @@ export interface PlanEntry {
   readonly state: LiveState
 }
 
+/**
+ * Σ x² of a tensor as a scalar, summed in two stages (rows of ≈ √n, then the row sums) so that float32
+ * accumulation error grows like √n rather than n on backends whose reductions are a single running sum
+ * (tfjs-wasm: update-relative LAMB error on the fixture 6e-5 with one stage, see test/train/optim-oracle).
+ * Call inside tf.tidy.
+ */
+export const sumSquares = (tfm: typeof tf, x: Tensor): Tensor => {
+  const n = x.size
+  const sq = tfm.square(tfm.reshape(x, [n]))
+  if (n <= 1024) return tfm.sum(sq)
+  const k = Math.ceil(Math.sqrt(n))
+  const padded = k * k === n ? sq : tfm.pad(sq, [[0, k * k - n]])
+  return tfm.sum(tfm.sum(tfm.reshape(padded, [k, k]), 1))
+}
+
+/** Euclidean norm via `sumSquares` (call inside tf.tidy). */
+export const l2Norm = (tfm: typeof tf, x: Tensor): Tensor => tfm.sqrt(sumSquares(tfm, x))
+
 const sameShape = (a: ReadonlyArray<number>, b: ReadonlyArray<number>): boolean => a.length === b.length && a.every((d, i) => d === b[i])
 
 /** Checks a step's inputs and pairs every gradient with its parameter, group and (lazily created) state. */
