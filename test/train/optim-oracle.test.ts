@@ -22,8 +22,8 @@ const groups = groupsAt(specs, 0.01, 0.04)
 /** README.json: "global_grad_norm of this oracle = 7.33863" (6 significant digits). */
 const readmeGradNorm = 7.33863
 
-// float32 elementwise arithmetic gives ~1e-6 relative on the update (the brief's bound is 1e-3; measured
-// worst is reported by the test name output below).
+// The official step is float32 PyTorch and ours float32 tfjs: different rounding only, measured ≈ 3e-6
+// update-relative (logged below); 1e-3 is the agreed bound and still 10× below the 1.2 % of a missing clip.
 const tolUpdate = 1e-3
 
 const backends: ReadonlyArray<BackendName> = ['tfjs-cpu', 'tfjs-wasm']
