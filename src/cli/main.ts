@@ -1,4 +1,4 @@
-// The `sparkts` command line (commander): `models`, `inspect`, `bench`. `run` takes argv and an output
+// The `sparkts` command line (commander): `models`, `inspect`, `bench`, `convert`, `run`. `run` takes argv and an output
 // sink and returns the exit code, so tests drive it without spawning a process; `main` binds it to the
 // real process. Every failure is ONE line on stderr, `sparkts: error: …` (compile errors through
 // formatError: node, op, shapes), with a non-zero exit code and never a stack trace (set
@@ -18,6 +18,9 @@ import type { InspectFormat } from './inspect.js'
 import { inspectBackbone, inspectFormats, renderInspection } from './inspect.js'
 import { formatModels, modelRows } from './models.js'
 import { backendName, intAtLeast } from './options.js'
+import { convertCommand } from './convert.js'
+import type { Layout } from './run.js'
+import { runCommand } from './run.js'
 import { resolveModel } from './resolve.js'
 
 /** Where the CLI writes (stdout, stderr). */
@@ -124,6 +127,34 @@ export const run = async (argv: ReadonlyArray<string>, io: CliIO, deps: Partial<
       const opts = { inputSize: o.inputSize, batch: o.batchSize, runs: o.runs, warmup: o.warmup, numClasses: o.numClasses, seed: o.seed }
       const r = orFail(await runBench(bb, o.backend, deps.loadBackend ?? defaultLoadBackend, o.threads === undefined ? opts : { ...opts, threads: o.threads }))
       io.out(JSON.stringify(r))
+    })
+
+  program
+    .command('convert')
+    .description('convert a PyTorch/safetensors checkpoint into a dense model bundle (graph.json, weights.safetensors, manifest.json), BatchNorm folded')
+    .argument('<checkpoint>', '.pth (zip or legacy) or .safetensors: SparK (timm-style or with decoder), ConvNeXt-V2 FCMAE, timm/torchvision ResNet, official ConvNeXt')
+    .requiredOption('--arch <model>', 'a zoo name or a path to a JavaScript module exporting a Backbone')
+    .requiredOption('--out <dir>', 'bundle directory to create (written atomically; must not exist or be empty)')
+    .option('--strict', 'fail on any missing, unexpected or shape-mismatched key')
+    .option('--num-classes <n>', 'also build the classification head with n classes (0 = features only)', intAtLeast(0), 0)
+    .action(async (checkpoint: string, o: { arch: string; out: string; strict?: boolean; numClasses: number }) => {
+      const lines = orFail(await convertCommand({ checkpoint, arch: o.arch, out: o.out, strict: o.strict === true, numClasses: o.numClasses, cwd, zoo, version: packageVersion() }))
+      io.out(lines.join('\n'))
+    })
+
+  program
+    .command('run')
+    .description("run a converted bundle on a safetensors tensor 'input'; writes features.0… (+ logits)")
+    .argument('<bundle>', "a directory written by 'sparkts convert'")
+    .requiredOption('--input <file>', "safetensors file with a float tensor 'input' (B,C,H,W; B,H,W,C with --layout nhwc)")
+    .requiredOption('--output <file>', 'safetensors file to write (float32)')
+    .addOption(new Option('--layout <layout>', 'layout of the input and feature outputs').choices(['nchw', 'nhwc']).default('nchw'))
+    .option('--backend <name>', 'tfjs-wasm | tfjs-cpu | reference | tfjs-webgl | tfjs-node-gpu', backendName, 'tfjs-wasm' as BackendName)
+    .option('--threads <n>', 'threads for backends that support it (default: the backend default)', intAtLeast(1))
+    .action(async (bundle: string, o: { input: string; output: string; layout: Layout; backend: BackendName; threads?: number }) => {
+      const opts = { bundle, input: o.input, output: o.output, layout: o.layout, backend: o.backend, cwd }
+      const lines = orFail(await runCommand(o.threads === undefined ? opts : { ...opts, threads: o.threads }, deps.loadBackend ?? defaultLoadBackend))
+      io.out(lines.join('\n'))
     })
 
   try {
