@@ -214,9 +214,14 @@ const smoke = (wasm: WasmModule): E.Either<string, number> => {
 const attempt = async (wasm: WasmModule, glue: Glue, threads: number, opts: ThreadOptions): Promise<E.Either<string, number>> => {
   const listeners = { uncaughtException: process.listeners('uncaughtException'), unhandledRejection: process.listeners('unhandledRejection') }
   const factory = tf.engine().registryFactory['wasm']
+  let a: Attempt
+  try {
+    a = install(glue, threads, opts)
+  } catch (e) {
+    return E.left(`cannot prepare the worker files: ${oneLine(e)}`)
+  }
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true)
   wasm.setThreadsCount(threads)
-  const a = install(glue, threads, opts)
   let timer: NodeJS.Timeout | undefined
   const timeoutMs = opts.timeoutMs ?? defaultTimeout()
   const timeout = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`threaded init took over ${timeoutMs} ms`), timeoutMs)))
@@ -277,8 +282,8 @@ const initOnce = async (requested: number, opts: ThreadOptions): Promise<ThreadI
   }
   let why: string | undefined
   if (requested > 1) {
-    const glue = await preconditions(wasm, requested)
-    const got = E.isLeft(glue) ? glue : await attempt(wasm, glue.right, requested, opts)
+    const glue = await preconditions(wasm, requested).catch((e: unknown) => E.left(`precondition check failed: ${oneLine(e)}`))
+    const got = E.isLeft(glue) ? glue : await attempt(wasm, glue.right, requested, opts).catch((e: unknown) => E.left(`unexpected: ${oneLine(e)}`))
     if (E.isRight(got)) return report(got.right, got.right >= requested ? undefined : 'the C++ thread pool was smaller than asked')
     why = got.left
   }
