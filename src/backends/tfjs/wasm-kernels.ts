@@ -1,13 +1,15 @@
 // Installs the wasm kernels sparkts needs for training CNNs on tfjs-wasm 4.22 (see wasm-kernels-conv.ts and
 // wasm-kernels-pool.ts for the maths). Missing kernels are added only when absent, so a future tfjs that
-// ships them wins; the two stock kernels we replace (Conv2DBackpropInput for speed, MaxPoolGrad for
-// correctness) are replaced only on the exact tfjs version the patches were verified against.
+// ships them wins; the stock kernels we replace (Conv2DBackpropInput for speed, MaxPoolGrad, Sum and Mean for
+// correctness, see wasm-kernels-reduce.ts) are replaced only on the exact tfjs version the patches were
+// verified against.
 
 import { tf, isPatchedVersion } from './tf.js'
 import type { KernelBody } from './kernel-util.js'
 import { composedKernel } from './kernel-util.js'
 import { conv2dBackpropFilter, conv2dBackpropInput, depthwiseBackpropFilter, depthwiseBackpropInput } from './wasm-kernels-conv.js'
 import { maxPoolGrad } from './wasm-kernels-pool.js'
+import { installAccurateReductions } from './wasm-kernels-reduce.js'
 
 /** Kernels added when wasm lacks them. */
 const missing: ReadonlyArray<readonly [string, KernelBody]> = [
@@ -39,6 +41,7 @@ export const installWasmKernels = (backendName = 'wasm'): ReadonlyArray<string> 
       tf.registerKernel(composedKernel(name, backendName, body))
       done.push(name)
     }
+    done.push(...installAccurateReductions(backendName))
   }
   installed = done
   return done
