@@ -16,6 +16,8 @@ import type { Value } from '../../src/ir/builder.js'
 import { GraphBuilder } from '../../src/ir/builder.js'
 import { formatError } from '../../src/ir/errors.js'
 import * as L from '../../src/models/layers.js'
+import { buildBackbone } from '../../src/models/backbone.js'
+import { findModel } from '../../src/models/zoo.js'
 import type { Graph, NodeId } from '../../src/ir/graph.js'
 import { printGraph } from '../../src/ir/print.js'
 import { verify } from '../../src/ir/verify.js'
@@ -182,5 +184,46 @@ describe('sparsify: structure and errors', () => {
     const [B, h, w] = net.mask.shape as [number, number, number]
     const r = verify(g, { input: net.shapes['input'] ?? [], mask: [B, h + 1, w, 1] })
     expect(E.isLeft(r) && formatError(r.left)).toMatch(/\(maskLike\): x's (height|width) \d+ is not an integer multiple of the mask's \d+; mask \[.*\], x \[.*\]/)
+  })
+
+  it('works on symbolic shapes: resnet18 without sizes sparsifies and verifies; concrete sizes (non-square) check the grid', () => {
+    const dense = right(buildBackbone(findModel('resnet18')!.create(), {})).graph
+    const g = right(sparsify().run(dense))
+    expect(E.isRight(verify(g))).toBe(true)
+    expect(g.nodes.find((n) => n.op === 'input' && n.params.name === 'mask')?.params).toEqual({ name: 'mask', shape: [null, null, null, 1] })
+    expect(E.isRight(verify(g, { input: [1, 64, 96, 3], mask: [1, 2, 3, 1] }))).toBe(true)
+    const bad = verify(g, { input: [1, 64, 96, 3], mask: [1, 3, 3, 1] })
+    expect(E.isLeft(bad) && formatError(bad.left)).toMatch(/\(maskLike\): x's height 64 is not an integer multiple of the mask's 3; mask \[1,3,3,1\], x \[1,64,96,3\]/)
+    const sized = right(sparsify('mask', 32).run(right(buildBackbone(findModel('resnet18')!.create(), { inputSize: [64, 96], batch: 2 })).graph))
+    expect(sized.nodes.find((n) => n.op === 'input' && n.params.name === 'mask')?.params).toEqual({ name: 'mask', shape: [2, 2, 3, 1] })
+  })
+
+  it('desparsify turns densify-style mask ops back into dense ones (maskedBatchNorm → batchNorm, maskFill → x)', () => {
+    const b = new GraphBuilder({ training: true })
+    const x = b.input('input', [2, 4, 4, 3])
+    const mask = b.input('mask', [2, 2, 2, 1])
+    const m = b.node('maskLike', [mask, x], {})
+    const c = L.conv2d('c', { out: 3, kernel: 1 })(x)
+    const bnp = ['weight', 'bias', 'running_mean', 'running_var'].map((k, i) => b.param(`bn.${k}`, [3], { kind: 'ones' }, i < 2))
+    const bn = b.node('maskedBatchNorm', [c, m, ...bnp], { eps: 1e-5, momentum: 0.1, training: true }, 'bn')
+    const filled = b.node('maskFill', [bn, m, b.param('token', [3], { kind: 'zeros' })], {})
+    const g = right(b.build([['out', L.relu(filled)]]))
+    const d = right(desparsifyGraph(g))
+    expect(d.nodes.map((n) => n.op)).toEqual(['input', 'param', 'param', 'conv2d', 'param', 'param', 'param', 'param', 'batchNorm', 'param', 'relu'])
+    const reads = new Map(d.nodes.map((n) => [n.id, n.inputs]))
+    const bnNode = d.nodes.find((n) => n.op === 'batchNorm')!
+    expect(reads.get(d.outputs[0]!.node)).toEqual([bnNode.id])
+    expect(E.isRight(verify(d))).toBe(true)
+    const stray = right(new GraphBuilder().build([]))
+    expect(E.isRight(desparsifyGraph(stray))).toBe(true)
+  })
+
+  it('sparsify refuses an already sparse graph and a name clash', () => {
+    const net = fc.sample(netArb, { seed: 5, numRuns: 1 })[0]!
+    const once = right(sparsify().run(net.graph))
+    const twice = sparsify().run(once)
+    expect(E.isLeft(twice) && formatError(twice.left)).toMatch(/mask input 'mask'|duplicate input name 'mask'|already contains mask ops/)
+    const other = sparsify('m2').run(once)
+    expect(E.isLeft(other) && formatError(other.left)).toMatch(/already contains mask ops/)
   })
 })
