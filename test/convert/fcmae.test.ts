@@ -101,7 +101,7 @@ describe('FCMAE state dict → dense ConvNeXt-V2', () => {
     const fcmae = new Map([...dense].map(([k, v]) => toFcmae(k, v)))
     expect([...fcmae.keys()].some((k) => k.endsWith('.kernel'))).toBe(true)
     for (const [k, shape] of [['mask_token', [1, 8, 1, 1]], ['proj.weight', [8, 32, 1, 1]], ['proj.bias', [8]], ['decoder.0.dwconv.weight', [8, 1, 7, 7]], ['pred.weight', [12, 8, 1, 1]]] as const)
-      fcmae.set(k, { shape: [...shape], data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(9) })
+      fcmae.set(k, { shape: [...shape], data: new Float32Array(shape.reduce((a: number, b: number) => a * b, 1)).fill(9) })
     const m = mapKeys(checkpoint(fcmae).tensors)
     expect(E.isRight(m) && m.right.source).toBe('fcmae')
     expect(E.isRight(m) && [...m.right.dropped].sort()).toEqual(['decoder.0.dwconv.weight', 'mask_token', 'pred.weight', 'proj.bias', 'proj.weight'])
