@@ -70,7 +70,7 @@ const checkGrads = async (f: (...a: tf.Tensor[]) => tf.Tensor, f64: (...a: T64[]
 describe('wasm kernels', () => {
   it('are registered', () => {
     expect([...installedWasmKernels()].sort()).toEqual(
-      ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'MaxPoolGrad'].sort(),
+      ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'MaxPoolGrad', 'Mean', 'Sum'].sort(),
     )
   })
 
