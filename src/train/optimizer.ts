@@ -82,19 +82,11 @@ export interface PlanEntry {
 }
 
 /**
- * Σ x² of a tensor as a scalar, summed in two stages (rows of ≈ √n, then the row sums) so that float32
- * accumulation error grows like √n rather than n on backends whose reductions are a single running sum
- * (tfjs-wasm: update-relative LAMB error on the fixture 6e-5 with one stage, see test/train/optim-oracle).
- * Call inside tf.tidy.
+ * Σ x² of a tensor as a scalar. Backend reductions are accurate: tfjs-cpu accumulates in doubles, and
+ * sparkts replaces tfjs-wasm's one-pass float32 Sum with a blocked one (backends/tfjs/wasm-kernels-reduce.ts;
+ * the one-pass sum put LAMB 6e-5 off the official update on the fixture). Call inside tf.tidy.
  */
-export const sumSquares = (tfm: typeof tf, x: Tensor): Tensor => {
-  const n = x.size
-  const sq = tfm.square(tfm.reshape(x, [n]))
-  if (n <= 1024) return tfm.sum(sq)
-  const k = Math.ceil(Math.sqrt(n))
-  const padded = k * k === n ? sq : tfm.pad(sq, [[0, k * k - n]])
-  return tfm.sum(tfm.sum(tfm.reshape(padded, [k, k]), 1))
-}
+export const sumSquares = (tfm: typeof tf, x: Tensor): Tensor => tfm.sum(tfm.square(x))
 
 /** Euclidean norm via `sumSquares` (call inside tf.tidy). */
 export const l2Norm = (tfm: typeof tf, x: Tensor): Tensor => tfm.sqrt(sumSquares(tfm, x))
