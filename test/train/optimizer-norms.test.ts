@@ -1,6 +1,6 @@
-// The two-stage sum of squares behind LAMB's norms and both optimisers' global gradient norm, on each tfjs
-// backend, against float64 sums: small (one stage), perfect-square and padded sizes, up to 2.4 M elements
-// (ResNet-50's largest conv weight, 3·3·512·512).
+// The sum of squares behind LAMB's norms and both optimisers' global gradient norm, on each tfjs backend,
+// against float64 sums, at sizes up to 2.4 M elements (ResNet-50's largest conv weight, 3·3·512·512): on
+// wasm this exercises the blocked Sum kernel that replaces the one-pass float32 sum.
 
 import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
