@@ -9,6 +9,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { HostTensor } from '../ir/types.js'
 import { showShape, sizeOf } from '../ir/types.js'
 import { makeRng } from '../util/rng.js'
+import { roundHalfEven } from '../util/round.js'
 
 /** Why a mask could not be made. */
 export interface MaskError {
@@ -20,12 +21,7 @@ const bad = (message: string): E.Either<MaskError, never> => E.left({ _tag: 'Bad
 
 const posInt = (v: number): boolean => Number.isInteger(v) && v >= 1
 
-/** Python 3 `round(x)`: to the nearest integer, exact halves to the even neighbour. */
-export const roundHalfEven = (x: number): number => {
-  const f = Math.floor(x)
-  const d = x - f
-  return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1
-}
+export { roundHalfEven }
 
 /** Visible cells per sample: round(L · (1 − ratio)) (SparK `len_keep`). */
 export const keepCount = (cells: number, ratio: number): number => roundHalfEven(cells * (1 - ratio))

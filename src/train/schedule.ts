@@ -7,6 +7,7 @@
 // cosines simply continue (as in SparK); callers stay inside.
 
 import * as E from 'fp-ts/lib/Either.js'
+import { roundHalfEven } from '../util/round.js'
 
 /** Learning-rate schedule: linear warm-up from 0.5 % of peak, then cosine down to 0.1 % of peak. */
 export interface LrSchedule {
@@ -45,14 +46,7 @@ export const sparkDefaults: Omit<SparkScheduleArgs, 'itersPerEpoch'> = {
   wdEnd: 0.2,
 }
 
-/** Python 3 `round` (ties to even). */
-export const roundHalfEven = (x: number): number => {
-  const f = Math.floor(x)
-  const d = x - f
-  if (d > 0.5) return f + 1
-  if (d < 0.5) return f
-  return f % 2 === 0 ? f : f + 1
-}
+export { roundHalfEven }
 
 /** Iterations per epoch: ceil(N / global batch) (the last batch is filled with repeated indices). */
 export const itersPerEpoch = (numImages: number, globalBatch: number): number => Math.ceil(numImages / globalBatch)
