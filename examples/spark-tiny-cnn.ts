@@ -1,28 +1,8 @@
-// The tiny ResNet-like CNN of the SparK oracle fixture (/work/shared/fixtures/spark-tiny): stem conv 7×7/2
-// 3→16 + BN + ReLU + max-pool 3×3/2, then one timm BasicBlock per layer (widths 16/32/48/64, strides
-// 1/2/2/2, downsample shortcut on layers 2–4). Built from the zoo's ResNet blocks as a custom Backbone,
-// so its parameter names equal the fixture's timm-style keys (`conv1.weight`, `layer2.0.downsample.1.bias`…).
+// The tiny ResNet-like CNN of the SparK oracle fixture, as a custom-backbone module (default export and
+// `sparkTinyCnn`), usable as `--arch examples/spark-tiny-cnn.js`. Its definition lives in
+// src/models/spark-tiny.ts, where the zoo registers it as `spark_tiny_resnet`.
 
-import { pipe } from 'fp-ts/lib/function.js'
-import type { Value } from '../src/ir/builder.js'
-import type { Backbone } from '../src/models/backbone.js'
-import { basicBlock, resnetStem } from '../src/models/resnet.js'
+import { sparkTinyCnn } from '../src/models/spark-tiny.js'
 
-/** The fixture's tiny CNN: 4 feature maps of 16/32/48/64 channels at strides 4/8/16/32. */
-export const sparkTinyCnn: Backbone = {
-  name: 'spark_tiny_resnet',
-  // 'resnet' (not 'custom'): SparK picks its defaults by name, and the fixture's name contains "resnet" (densify norm bn).
-  family: 'resnet',
-  downsampleRatio: 32,
-  featureChannels: [16, 32, 48, 64],
-  inChannels: 3,
-  features: (x: Value) => {
-    const f1 = pipe(x, resnetStem(16), basicBlock('layer1.0', { planes: 16, stride: 1, downsample: false, dropPath: 0 }))
-    const f2 = basicBlock('layer2.0', { planes: 32, stride: 2, downsample: true, dropPath: 0 })(f1)
-    const f3 = basicBlock('layer3.0', { planes: 48, stride: 2, downsample: true, dropPath: 0 })(f2)
-    const f4 = basicBlock('layer4.0', { planes: 64, stride: 2, downsample: true, dropPath: 0 })(f3)
-    return [f1, f2, f3, f4]
-  },
-}
-
+export { sparkTinyCnn }
 export default sparkTinyCnn

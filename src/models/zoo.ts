@@ -7,6 +7,7 @@ import { resnet, resnetConfigs } from './resnet.js'
 import type { ConvNeXtConfig } from './convnext.js'
 import { convnext, convnextConfigs } from './convnext.js'
 import { convnextv2, convnextv2Configs } from './convnextv2.js'
+import { sparkTinyCnn } from './spark-tiny.js'
 
 /** A zoo entry: a factory (options such as drop-path rate) and a one-line description. */
 export interface ZooEntry {
@@ -27,6 +28,7 @@ export const zoo: Readonly<Record<string, ZooEntry>> = Object.fromEntries([
   ...entries(resnetConfigs, describeResNet, resnet),
   ...entries(convnextConfigs, (_n, c) => describeConvNeXt('', c), convnext),
   ...entries(convnextv2Configs, (_n, c) => describeConvNeXt('-V2', c), convnextv2),
+  ['spark_tiny_resnet', { description: 'the SparK fixture CNN (stem + one BasicBlock per layer, widths 16/32/48/64), features 4/8/16/32', create: () => sparkTinyCnn }],
 ])
 
 /** Looks a model up by name. */

@@ -14,12 +14,13 @@ const names = [
   ...['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnet200'],
   ...['convnext_tiny', 'convnext_small', 'convnext_base', 'convnext_large'],
   ...['atto', 'femto', 'pico', 'nano', 'tiny', 'base', 'large', 'huge'].map((s) => `convnextv2_${s}`),
+  'spark_tiny_resnet',
 ]
 // Heavy builds: only built and counted here (cheap-build rule), no shape walks.
 const heavy = new Set(['resnet200', 'convnext_large', 'convnextv2_large', 'convnextv2_huge'])
 
 describe('zoo', () => {
-  it('registers exactly the 18 models, each with a one-line description', () => {
+  it('registers exactly the 19 models, each with a one-line description', () => {
     expect(Object.keys(zoo).sort()).toEqual([...names].sort())
     for (const n of names) expect(findModel(n)?.description).toMatch(/^[^\n]{10,}$/)
     expect(findModel('resnet51')).toBeUndefined()
