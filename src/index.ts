@@ -33,6 +33,37 @@ export { zoo, findModel } from './models/zoo.js'
 export type { Pass } from './passes/pass.js'
 export { pipeline } from './passes/pass.js'
 export { eliminateDeadCode } from './passes/eliminate-dead-code.js'
+export type { SparsifyOptions } from './passes/sparsify.js'
+export { sparsify, sparsifyGraph } from './passes/sparsify.js'
+export { desparsify, desparsifyGraph } from './passes/desparsify.js'
+export type { ParamPass, Parameterised } from './passes/fold-batch-norm.js'
+export { foldBatchNorm } from './passes/fold-batch-norm.js'
+
+// ---- SparK
+export type { MaskError, RandomMaskOptions } from './spark/mask.js'
+export { randomMask, userMask, expandMask, keepCount } from './spark/mask.js'
+export type { DensifyNorm, SparkOptions, SparkModel } from './spark/spark.js'
+export { buildSpark, defaultDensifyNorm } from './spark/spark.js'
+export { lightDecoder, decoderChannels } from './spark/decoder.js'
+
+// ---- training
+export type { Optimizer, OptimizerState, StepGroup, OptimError } from './train/optimizer.js'
+export type { LambConfig } from './train/optimizer-lamb.js'
+export { createLamb, sparkLamb } from './train/optimizer-lamb.js'
+export type { AdamWConfig } from './train/optimizer-adamw.js'
+export { createAdamW } from './train/optimizer-adamw.js'
+export type { LrSchedule, WdSchedule, SparkScheduleArgs } from './train/schedule.js'
+export { sparkSchedules, sparkDefaults, lrAt, wdAt } from './train/schedule.js'
+export { sparkParamGroups, isNoDecay } from './train/param-groups.js'
+
+// ---- checkpoints, conversion, bundles
+export * as checkpoint from './checkpoint/index.js'
+export type { Conversion, ConversionReport } from './convert/torch-layout.js'
+export { fromTorch, torchLayouts } from './convert/torch-layout.js'
+export type { ConvertOptions, ConvertedModel } from './convert/convert.js'
+export { convertCheckpoint } from './convert/convert.js'
+export type { Bundle, BundleBytes, Manifest } from './bundle/bundle.js'
+export { encodeBundle, decodeBundle } from './bundle/bundle.js'
 
 // ---- backends
 export type { Backend, BackendName, CompileOptions, Executable, TensorMap, VjpResult } from './backends/backend.js'
