@@ -1,4 +1,5 @@
-// Graph → Executable on a tfjs backend. compile is synchronous: it verifies the graph with concrete input
+// Graph → Executable on a tfjs backend (the verification/lowering/evaluation core, prepareTfjs, is shared with
+// the training step in src/train/step.ts). compile is synchronous: it verifies the graph with concrete input
 // shapes, checks every parameter's presence and shape, runs every node's lowering rule (a node no rule can
 // lower is a CompileError naming it), and uploads the parameters once, onto the named tfjs backend without
 // making it active. run / vjp make their backend active first (tfjs has one global active backend, so
@@ -7,6 +8,7 @@
 
 import * as E from 'fp-ts/lib/Either.js'
 import type { Executable, TensorMap, VjpResult } from '../backend.js'
+import type { Types } from '../../ir/infer.js'
 import type { CompileOptions } from '../backend.js'
 import type { CompileError } from '../../ir/errors.js'
 import { formatError, refOf } from '../../ir/errors.js'
@@ -30,8 +32,21 @@ const toHost = async (t: tf.Tensor): Promise<HostTensor> => {
   return { shape: [...t.shape], data: d instanceof Float32Array ? d : Float32Array.from(d) }
 }
 
-/** Compiles `g` for `backendName` (a tfjs backend name, e.g. 'wasm') with the given rule table. */
-export const compileTfjs = (label: string, backendName: string, rules: LowerRules) => (g: Graph, opts: CompileOptions): E.Either<CompileError, Executable> => {
+/** A graph verified and lowered for concrete shapes, not yet bound to parameter tensors (compile and training share it). */
+export interface PreparedTfjs {
+  readonly graph: Graph
+  readonly types: Types
+  readonly shapes: ReadonlyMap<NodeId, ConcreteShape>
+  /** Why vjp through some node is unsupported (empty when every node differentiates). */
+  readonly noGrad: ReadonlyArray<string>
+  /** A fresh environment: `base` (e.g. the parameter tensors) plus every graph input uploaded (throws on a missing or misshaped input). */
+  readonly bindInputs: (inputs: TensorMap, base: ReadonlyMap<NodeId, tf.Tensor>) => Map<NodeId, tf.Tensor>
+  /** Evaluates every node in order into `env`; returns the graph outputs (in g.outputs order). Call inside tf.tidy. */
+  readonly evaluate: (env: Map<NodeId, tf.Tensor>, ctx: RunCtx) => tf.Tensor[]
+}
+
+/** Verifies `g` with concrete shapes, checks every parameter value's presence and shape, and runs every lowering rule. */
+export const prepareTfjs = (label: string, rules: LowerRules) => (g: Graph, opts: CompileOptions): E.Either<CompileError, PreparedTfjs> => {
   const typesE = verify(g, opts.inputShapes)
   if (E.isLeft(typesE)) return typesE
   const types = typesE.right
@@ -43,8 +58,7 @@ export const compileTfjs = (label: string, backendName: string, rules: LowerRule
   }
   const known = graphInputs(g).map((i) => i.params.name)
   for (const i of graphInputs(g)) if (opts.inputShapes[i.params.name] === undefined) return E.left({ _tag: 'MissingInput', name: i.params.name, known })
-  const params = graphParams(g)
-  for (const p of params) {
+  for (const p of graphParams(g)) {
     const v = opts.params.get(p.params.name)
     if (v === undefined) return E.left({ _tag: 'BadParams', node: refOf(p), message: `no value given for parameter '${p.params.name}'` })
     if (!sameShape(v.shape, p.params.shape) || v.data.length !== p.params.shape.reduce((a, b) => a * b, 1))
@@ -58,23 +72,12 @@ export const compileTfjs = (label: string, backendName: string, rules: LowerRule
     if (E.isLeft(r)) return E.left({ _tag: 'Unsupported', node: refOf(n), backend: label, reason: r.left })
     lowered.set(n.id, r.right)
   }
-  const backend = tf.findBackend(backendName)
-  if (backend === null || backend === undefined) return E.left({ _tag: 'Invariant', pass: 'compile', message: `tfjs backend '${backendName}' is not initialised (call init first)` })
-  const uploaded = new Map<NodeId, tf.Tensor>()
-  for (const p of params) {
-    const v = opts.params.get(p.params.name)
-    if (v !== undefined) uploaded.set(p.id, tf.keep(tf.engine().makeTensor(v.data.slice(), [...v.shape], 'float32', backend)))
-  }
-  const trainable = params.filter((p) => p.params.trainable)
   const noGrad = g.nodes.flatMap((n) => {
     const r = lowered.get(n.id)?.noGrad
     return r === undefined ? [] : [`${describeNode(n)}: ${r}`]
   })
-  let seed = 0x5eed
-  const ctx: RunCtx = { nextSeed: () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) }
-
-  const bindInputs = (inputs: TensorMap): Map<NodeId, tf.Tensor> => {
-    const env = new Map<NodeId, tf.Tensor>(uploaded)
+  const bindInputs = (inputs: TensorMap, base: ReadonlyMap<NodeId, tf.Tensor>): Map<NodeId, tf.Tensor> => {
+    const env = new Map<NodeId, tf.Tensor>(base)
     for (const i of graphInputs(g)) {
       const v = inputs.get(i.params.name)
       if (v === undefined) throw new Error(formatError({ _tag: 'MissingInput', name: i.params.name, known }))
@@ -85,8 +88,7 @@ export const compileTfjs = (label: string, backendName: string, rules: LowerRule
     }
     return env
   }
-  /** Evaluates every node in order; returns the graph outputs (in g.outputs order). */
-  const evaluate = (env: Map<NodeId, tf.Tensor>): tf.Tensor[] => {
+  const evaluate = (env: Map<NodeId, tf.Tensor>, ctx: RunCtx): tf.Tensor[] => {
     for (const n of g.nodes) {
       const l = lowered.get(n.id)
       if (l === undefined) continue
@@ -103,6 +105,28 @@ export const compileTfjs = (label: string, backendName: string, rules: LowerRule
       return t
     })
   }
+  return E.right({ graph: g, types, shapes, noGrad, bindInputs, evaluate })
+}
+
+/** Compiles `g` for `backendName` (a tfjs backend name, e.g. 'wasm') with the given rule table. */
+export const compileTfjs = (label: string, backendName: string, rules: LowerRules) => (g: Graph, opts: CompileOptions): E.Either<CompileError, Executable> => {
+  const prepared = prepareTfjs(label, rules)(g, opts)
+  if (E.isLeft(prepared)) return prepared
+  const { types, shapes, noGrad } = prepared.right
+  const params = graphParams(g)
+  const backend = tf.findBackend(backendName)
+  if (backend === null || backend === undefined) return E.left({ _tag: 'Invariant', pass: 'compile', message: `tfjs backend '${backendName}' is not initialised (call init first)` })
+  const uploaded = new Map<NodeId, tf.Tensor>()
+  for (const p of params) {
+    const v = opts.params.get(p.params.name)
+    if (v !== undefined) uploaded.set(p.id, tf.keep(tf.engine().makeTensor(v.data.slice(), [...v.shape], 'float32', backend)))
+  }
+  const trainable = params.filter((p) => p.params.trainable)
+  let seed = 0x5eed
+  const ctx: RunCtx = { nextSeed: () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) }
+
+  const bindInputs = (inputs: TensorMap): Map<NodeId, tf.Tensor> => prepared.right.bindInputs(inputs, uploaded)
+  const evaluate = (env: Map<NodeId, tf.Tensor>): tf.Tensor[] => prepared.right.evaluate(env, ctx)
   const readAll = async (names: ReadonlyArray<string>, ts: ReadonlyArray<tf.Tensor>): Promise<Map<string, HostTensor>> => {
     try {
       const out = new Map<string, HostTensor>()

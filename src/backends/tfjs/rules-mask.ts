@@ -31,7 +31,7 @@ export const maskLikeRule: Rule<'maskLike'> = (_n, s) => {
 /** (x − μ)·γ/√(σ² + eps) + β, then ·m; training statistics Σ over (B,H,W) weighted by m. */
 export const maskedBatchNormRule: Rule<'maskedBatchNorm'> = (n) =>
   E.right({
-    fn: (ins) => {
+    fn: (ins, ctx) => {
       const [x, m, gamma, beta, rm, rv] = [0, 1, 2, 3, 4, 5].map((i) => arg(ins, i)) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]
       const { eps, training } = n.params
       if (!training) {
@@ -42,6 +42,7 @@ export const maskedBatchNormRule: Rule<'maskedBatchNorm'> = (n) =>
       const mean = safeDiv(tf.sum(tf.mul(x, m), [0, 1, 2]), count)
       const d = tf.sub(x, mean)
       const variance = safeDiv(tf.sum(tf.mul(tf.square(d), m), [0, 1, 2]), count)
+      ctx.onBatchStats?.(n, { mean, biasedVar: variance, count })
       return tf.mul(tf.add(tf.mul(d, tf.mul(gamma, tf.rsqrt(tf.add(variance, eps)))), beta), m)
     },
   })

@@ -14,10 +14,20 @@ import { conv2dRule, conv2dTransposeRule } from './rules-conv.js'
 import { maskedPatchLoss } from './loss.js'
 import { maskFillRule, maskLikeRule, maskedBatchNormRule, maskedGlobalAvgPoolRule, maskedGroupNormRule } from './rules-mask.js'
 
-/** Per-run context (training randomness). */
+/** Batch statistics of a training-mode BatchNorm: per-channel mean and biased variance over `count` positions. */
+export interface BatchStats {
+  readonly mean: tf.Tensor
+  readonly biasedVar: tf.Tensor
+  /** Positions averaged over: B·H·W (dense) or Σm (masked; a scalar tensor). */
+  readonly count: number | tf.Tensor
+}
+
+/** Per-run context (training randomness, batch-statistics sink). */
 export interface RunCtx {
   /** A fresh seed for each stochastic node evaluation. */
   readonly nextSeed: () => number
+  /** Called by training-mode batchNorm / maskedBatchNorm with the statistics they normalise with (the trainer updates running stats from them; keep them with tf.keep to use them after the run's tidy). */
+  readonly onBatchStats?: (n: Node<'batchNorm' | 'maskedBatchNorm'>, stats: BatchStats) => void
 }
 
 /** What a node lowers to: tf ops over its input tensors. */
@@ -79,11 +89,12 @@ export const lowerRules: LowerRules = {
   conv2d: conv2dRule,
   conv2dTranspose: conv2dTransposeRule,
   batchNorm: (n) =>
-    ok((ins) => {
+    ok((ins, ctx) => {
       const [x, gamma, beta, rm, rv] = [0, 1, 2, 3, 4].map((i) => arg(ins, i)) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]
       const axes = x.shape.slice(0, -1).map((_, i) => i)
       if (n.params.training) {
         const { mean, variance } = tf.moments(x, axes)
+        ctx.onBatchStats?.(n, { mean, biasedVar: variance, count: x.size / (x.shape[x.rank - 1] ?? 1) })
         return tf.add(tf.mul(tf.sub(x, mean), tf.mul(gamma, tf.rsqrt(tf.add(variance, n.params.eps)))), beta)
       }
       const scale = tf.mul(gamma, tf.rsqrt(tf.add(rv, n.params.eps)))
