@@ -1,4 +1,4 @@
-// The `sparkts` command line (commander): `models`, `inspect`, `bench`, `convert`, `run`. `run` takes argv and an output
+// The `sparkts` command line (commander): `models`, `inspect`, `bench`, `convert`, `run`, `reconstruct`. `run` takes argv and an output
 // sink and returns the exit code, so tests drive it without spawning a process; `main` binds it to the
 // real process. Every failure is ONE line on stderr, `sparkts: error: …` (compile errors through
 // formatError: node, op, shapes), with a non-zero exit code and never a stack trace (set
@@ -21,6 +21,8 @@ import { backendName, intAtLeast } from './options.js'
 import { convertCommand } from './convert.js'
 import type { Layout } from './run.js'
 import { runCommand } from './run.js'
+import { reconstructCommand } from './reconstruct.js'
+import { PREPROCESS_HELP } from '../image/preprocess.js'
 import { resolveModel } from './resolve.js'
 
 /** Where the CLI writes (stdout, stderr). */
@@ -146,14 +148,36 @@ export const run = async (argv: ReadonlyArray<string>, io: CliIO, deps: Partial<
     .command('run')
     .description("run a converted bundle on a safetensors tensor 'input'; writes features.0… (+ logits)")
     .argument('<bundle>', "a directory written by 'sparkts convert'")
-    .requiredOption('--input <file>', "safetensors file with a float tensor 'input' (B,C,H,W; B,H,W,C with --layout nhwc)")
+    .requiredOption('--input <file>', "safetensors file with a float tensor 'input' (B,C,H,W; B,H,W,C with --layout nhwc), or a .png/.jpg image (batch 1, preprocessed as below)")
     .requiredOption('--output <file>', 'safetensors file to write (float32)')
     .addOption(new Option('--layout <layout>', 'layout of the input and feature outputs').choices(['nchw', 'nhwc']).default('nchw'))
     .option('--backend <name>', 'tfjs-wasm | tfjs-cpu | reference | tfjs-webgl | tfjs-node-gpu', backendName, 'tfjs-wasm' as BackendName)
     .option('--threads <n>', 'threads for backends that support it (default: the backend default)', intAtLeast(1))
-    .action(async (bundle: string, o: { input: string; output: string; layout: Layout; backend: BackendName; threads?: number }) => {
-      const opts = { bundle, input: o.input, output: o.output, layout: o.layout, backend: o.backend, cwd }
+    .option('--input-size <n>', 'image input only: the side N of the preprocessed image', intAtLeast(1), 224)
+    .addHelpText('after', `\nImage input (.png, .jpg): ${PREPROCESS_HELP}; N = --input-size.`)
+    .action(async (bundle: string, o: { input: string; output: string; layout: Layout; backend: BackendName; threads?: number; inputSize: number }) => {
+      const opts = { bundle, input: o.input, output: o.output, layout: o.layout, backend: o.backend, cwd, imageSize: o.inputSize }
       const lines = orFail(await runCommand(o.threads === undefined ? opts : { ...opts, threads: o.threads }, deps.loadBackend ?? defaultLoadBackend))
+      io.out(lines.join('\n'))
+    })
+
+
+  program
+    .command('reconstruct')
+    .description('SparK reconstruction from a with-decoder checkpoint: a picture (masked input | reconstruction | original) or, for machines, loss/reconstruction/features')
+    .argument('<checkpoint>', 'SparK with-decoder checkpoint: official .pth (wrapped {module, arch, input_size, …} or bare module) or a sparkts .safetensors')
+    .option('--image <file>', 'image mode: a .png or .jpg picture (preprocessed as below)')
+    .option('--out <png>', 'image mode: the PNG to write, three panels side by side')
+    .option('--mask-seed <n>', 'image mode: seed of the random SparK mask (ratio from the checkpoint config, default 0.6)', intAtLeast(0), 0)
+    .option('--input <file>', "machine mode: safetensors with 'input' (B,3,H,W, ImageNet-normalised, NCHW)")
+    .option('--mask <file>', "machine mode: safetensors with 'mask' (B,1,H/32,W/32; 1 = visible)")
+    .option('--output <file>', "machine mode: safetensors to write: loss, reconstruction (B,3,H,W raw decoder output), features.0… (NCHW, largest first)")
+    .option('--arch <model>', "override the checkpoint's arch: a zoo name or a path to a JavaScript module exporting a Backbone")
+    .option('--backend <name>', 'tfjs-wasm | tfjs-cpu | reference | tfjs-webgl | tfjs-node-gpu', backendName, 'tfjs-wasm' as BackendName)
+    .option('--threads <n>', 'threads for backends that support it (default: the backend default)', intAtLeast(1))
+    .addHelpText('after', `\nArchitecture, decoder width, densify norm, input size N and mask ratio are read from the checkpoint; BatchNorm uses running statistics.\nImage preprocessing: ${PREPROCESS_HELP}.\nThe reconstruction panel shows visible patches from the input and masked ones predicted, un-normalised with the original patch mean/std (clamped to [0,1]).`)
+    .action(async (checkpoint: string, o: { image?: string; out?: string; maskSeed: number; input?: string; mask?: string; output?: string; arch?: string; backend: BackendName; threads?: number }) => {
+      const lines = orFail(await reconstructCommand({ ...o, checkpoint, cwd, zoo }, deps.loadBackend ?? defaultLoadBackend))
       io.out(lines.join('\n'))
     })
 

@@ -2,7 +2,8 @@
 // loads a dense model bundle (checked: hashes, graph, weights), reads the tensor `input` (B,C,H,W float, or
 // B,H,W,C with --layout nhwc), runs the graph on the chosen backend and writes `features.0…` (+ `logits`)
 // as float32 in the same layout (logits are (B, classes) either way). The output file is written
-// atomically. Image files are refused with a pointer: no image decoder is a sparkts dependency yet.
+// atomically. A .png/.jpg input is decoded and preprocessed as an evaluation image (batch 1,
+// src/image/preprocess.ts: resize the shorter side, centre-crop, ImageNet normalisation).
 
 import * as E from 'fp-ts/lib/Either.js'
 import { readFile } from 'node:fs/promises'
@@ -17,6 +18,7 @@ import { permute } from '../convert/torch-layout.js'
 import { formatError } from '../ir/errors.js'
 import type { HostTensor } from '../ir/types.js'
 import { showShape } from '../ir/types.js'
+import { isImagePath, preprocessImage } from '../image/preprocess.js'
 import type { BackendLoader } from './bench.js'
 
 /** Activation layout of `run`'s input and feature outputs. */
@@ -31,6 +33,8 @@ export interface RunCommandOptions {
   readonly backend: BackendName
   readonly threads?: number
   readonly cwd: string
+  /** Side of the preprocessed image for image input (default 224). */
+  readonly imageSize?: number
 }
 
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64'])
@@ -49,9 +53,11 @@ export const readInputTensor = (bytes: Uint8Array, layout: Layout, inChannels: n
   return E.right(nhwc)
 }
 
+const imageInput = (bytes: Uint8Array, o: RunCommandOptions, inChannels: number): E.Either<string, HostTensor> =>
+  inChannels === 3 ? preprocessImage(bytes, o.imageSize ?? 224, o.input) : E.left(`image input gives 3 channels; the model takes ${inChannels}`)
+
 /** Runs `run`; Right = lines to print. */
 export const runCommand = async (o: RunCommandOptions, load: BackendLoader): Promise<E.Either<string, ReadonlyArray<string>>> => {
-  if (/\.(png|jpe?g)$/i.test(o.input)) return E.left(`image input (${o.input}) is not supported yet: give a safetensors file with a tensor 'input' (B,3,H,W, ImageNet-normalised)`)
   const bundle = await readBundleDir(resolvePath(o.cwd, o.bundle))
   if (E.isLeft(bundle)) return bundle
   const { graph, params, manifest } = bundle.right
@@ -61,7 +67,7 @@ export const runCommand = async (o: RunCommandOptions, load: BackendLoader): Pro
   } catch (e) {
     return E.left(`cannot read '${o.input}': ${e instanceof Error ? e.message : String(e)}`)
   }
-  const x = readInputTensor(bytes, o.layout, manifest.arch.inChannels)
+  const x = isImagePath(o.input) ? imageInput(bytes, o, manifest.arch.inChannels) : readInputTensor(bytes, o.layout, manifest.arch.inChannels)
   if (E.isLeft(x)) return E.left(`${o.input}: ${x.left}`)
   const backend = await load(o.backend, o.threads)
   if (E.isLeft(backend)) return E.left(`backend ${o.backend}: ${backend.left}`)
