@@ -24,6 +24,7 @@ import { runCommand } from './run.js'
 import { reconstructCommand } from './reconstruct.js'
 import { PREPROCESS_HELP } from '../image/preprocess.js'
 import { resolveModel } from './resolve.js'
+import { addVerifyCommand } from './verify.js'
 
 /** Where the CLI writes (stdout, stderr). */
 export interface CliIO {
@@ -161,6 +162,7 @@ export const run = async (argv: ReadonlyArray<string>, io: CliIO, deps: Partial<
       io.out(lines.join('\n'))
     })
 
+  addVerifyCommand(program, { zoo, cwd, loadBackend: deps.loadBackend ?? defaultLoadBackend, out: io.out, err: io.err, fail: (m) => { throw new Failure(m) } })
 
   program
     .command('reconstruct')
