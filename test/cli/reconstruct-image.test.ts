@@ -131,7 +131,7 @@ describe.skipIf(!haveFixture)('sparkts reconstruct --image (spark-tiny)', () => 
   })
 
   it('the same seed gives the same picture; another seed another mask', async () => {
-    const [a, b, c] = ['s0a.png', 's0b.png', 's1.png'].map((f) => join(tmp, f))
+    const [a, b, c] = [join(tmp, 's0a.png'), join(tmp, 's0b.png'), join(tmp, 's1.png')] as const
     for (const [f, seed] of [[a, '0'], [b, '0'], [c, '1']] as const) expect((await cli('reconstruct', withDecoder, '--image', join(tmp, 'pic.png'), '--out', f, '--mask-seed', seed)).code).toBe(0)
     const m0 = randomMask({ batch: 1, h: 3, ratio: 0.6, seed: 0 })
     const m1 = randomMask({ batch: 1, h: 3, ratio: 0.6, seed: 1 })
