@@ -12,7 +12,7 @@ import { InvalidArgumentError, Option } from 'commander'
 import type { BackendName } from '../backends/backend.js'
 import type { ZooEntry } from '../models/zoo.js'
 import type { VerifyReport } from '../spark/verify.js'
-import { formatVerifyError, tolerancesFor, verifyBackbone } from '../spark/verify.js'
+import { formatVerifyError, verifyBackbone } from '../spark/verify.js'
 import type { BackendLoader } from './bench.js'
 import { intAtLeast } from './options.js'
 import { resolveModel } from './resolve.js'
@@ -90,8 +90,6 @@ export const addVerifyCommand = (program: Command, cx: VerifyContext): void => {
       const size = o.inputSize ?? ds * Math.ceil(64 / ds)
       const backend = await cx.loadBackend(o.backend as BackendName, undefined)
       if (E.isLeft(backend)) return cx.fail(`backend ${o.backend}: ${backend.left}`)
-      const tol = tolerancesFor(o.backend)
-      cx.err(`sparkts verify: ${bb.right.name} ${size}x${size}, batch ${o.batchSize}, ${o.runs} run(s) on ${o.backend} (tolerances a ${tol.a}, b ${tol.b}, c ${tol.c}, e ${tol.e})`)
       const opts = { inputSize: [size, size] as const, batch: o.batchSize, runs: o.runs, seed: o.seed, maskRatio: o.maskRatio, progress: (s: string) => cx.err(`sparkts verify: ${s}`) }
       let r
       try {

@@ -211,6 +211,8 @@ export const verifySparse = async (subject: VerifySubject, backend: Backend, o: 
     dExe.right.dispose()
     return E.left({ _tag: 'Compile', stage: `sparse graph on ${backend.name}`, error: sExe.left })
   }
+  const tol = tolerancesFor(backend.name)
+  o.progress?.(`${subject.name}: image ${imgShape.join('x')}, mask ${maskShape.join('x')} (ratio ${o.maskRatio}), ${o.runs} run(s), ${probes.length} probed values; tolerances a ${tol.a}, b ${tol.b}, c ${tol.c}, e ${tol.e} on ${backend.name}`)
   try {
     return await check(subject, backend, o, { dense: dExe.right, sparse: sExe.right, probes, types: types.right, imgName, maskName, imgShape, maskShape, keep, t0 })
   } finally {
