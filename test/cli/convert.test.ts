@@ -146,7 +146,7 @@ describe('convert/run failures: one line, non-zero exit, no output directory', (
     const r1 = await cli('run', dir, '--input', noInput, '--output', join(tmp, 'o1.safetensors'), '--backend', 'reference')
     expect(r1.err).toEqual([expect.stringMatching(/^sparkts: error: .*no tensor named 'input'/)])
     const r2 = await cli('run', dir, '--input', 'cat.png', '--output', join(tmp, 'o2.safetensors'))
-    expect(r2.err).toEqual([expect.stringMatching(/^sparkts: error: image input \(cat\.png\) is not supported/)])
+    expect(r2.err).toEqual([expect.stringMatching(/^sparkts: error: cannot read 'cat\.png'/)]) // images are inputs now; this one does not exist
     const g = join(dir, 'graph.json')
     const text = readFileSync(g, 'utf8')
     const tampered = text.replace('"strides":[2,2]', '"strides":[1,1]')
