@@ -39,23 +39,27 @@ export const createAdamW = (cfg: AdamWConfig): E.Either<OptimError, Optimizer> =
     tf.tidy(() => {
       let coef: tf.Tensor | undefined
       if (clipAt !== undefined) {
-        const sq = plan.map((e) => sumSquares(tf, e.g))
+        const sq = plan.map((e) => tf.tidy(() => sumSquares(tf, e.g)))
         const total = tf.sqrt(sq.length === 1 ? (sq[0] as tf.Tensor) : tf.addN(sq))
         coef = tf.minimum(tf.div(clipAt, tf.add(total, 1e-6)), 1)
       }
+      // One tidy per parameter: the temporaries of a tensor are freed before the next one (peak memory ≈ one
+      // parameter's temporaries, not all of them; a ResNet-50 SparK step otherwise exhausts the 4 GB wasm heap).
       for (const e of plan) {
-        const t = e.state.step + 1
-        const bc1 = 1 - b1 ** t
-        const bc2 = 1 - b2 ** t
-        const g = coef === undefined ? e.g : tf.mul(e.g, coef)
-        const decayed = e.weightDecay !== 0 ? tf.mul(e.p, 1 - e.lr * e.weightDecay) : e.p
-        const m = tf.add(tf.mul(e.state.m, b1), tf.mul(g, 1 - b1))
-        const v = tf.add(tf.mul(e.state.v, b2), tf.mul(tf.square(g), 1 - b2))
-        const denom = tf.add(tf.div(tf.sqrt(v), Math.sqrt(bc2)), eps)
-        e.p.assign(tf.sub(decayed, tf.mul(tf.div(m, denom), e.lr / bc1)))
-        e.state.m.assign(m)
-        e.state.v.assign(v)
-        e.state.step = t
+        tf.tidy(() => {
+          const t = e.state.step + 1
+          const bc1 = 1 - b1 ** t
+          const bc2 = 1 - b2 ** t
+          const g = coef === undefined ? e.g : tf.mul(e.g, coef)
+          const decayed = e.weightDecay !== 0 ? tf.mul(e.p, 1 - e.lr * e.weightDecay) : e.p
+          const m = tf.add(tf.mul(e.state.m, b1), tf.mul(g, 1 - b1))
+          const v = tf.add(tf.mul(e.state.v, b2), tf.mul(tf.square(g), 1 - b2))
+          const denom = tf.add(tf.div(tf.sqrt(v), Math.sqrt(bc2)), eps)
+          e.p.assign(tf.sub(decayed, tf.mul(tf.div(m, denom), e.lr / bc1)))
+          e.state.m.assign(m)
+          e.state.v.assign(v)
+          e.state.step = t
+        })
       }
     })
     return E.right(undefined)

@@ -70,6 +70,8 @@ export interface StepResult {
   readonly applied: boolean
   /** Completed (applied) steps so far. */
   readonly iteration: number
+  /** Wall-clock split: loss + gradients (forward, backward, loss read back), then optimiser + running statistics. */
+  readonly seconds: { readonly gradients: number; readonly update: number }
 }
 
 /** Host copy of everything a checkpoint needs to resume bit-identically. */
@@ -209,6 +211,7 @@ export const createTrainer = async (g: Graph, o: TrainerOptions): Promise<E.Eith
         kept.push({ n, mean: tf.keep(s.mean), biasedVar: tf.keep(s.biasedVar), count: typeof s.count === 'number' ? s.count : tf.keep(s.count) })
       },
     }
+    const t0 = performance.now()
     let value: tf.Scalar
     let grads: ReadonlyArray<tf.Tensor | null>
     try {
@@ -240,9 +243,10 @@ export const createTrainer = async (g: Graph, o: TrainerOptions): Promise<E.Eith
       disposeKept(kept)
     }
     const loss = (await value.data())[0] ?? NaN
+    const t1 = performance.now()
     if (!Number.isFinite(loss)) {
       release()
-      return E.right({ loss, applied: false, iteration })
+      return E.right({ loss, applied: false, iteration, seconds: { gradients: (t1 - t0) / 1000, update: 0 } })
     }
     const stepped = optimizer.step(varByName, gradMap, groupsAt(groups, h.lr, h.wd))
     if (E.isLeft(stepped)) {
@@ -252,7 +256,7 @@ export const createTrainer = async (g: Graph, o: TrainerOptions): Promise<E.Eith
     updateRunningStats(kept)
     release()
     iteration += 1
-    return E.right({ loss, applied: true, iteration })
+    return E.right({ loss, applied: true, iteration, seconds: { gradients: (t1 - t0) / 1000, update: (performance.now() - t1) / 1000 } })
   }
 
   const exportState = (): TrainState => ({
