@@ -112,27 +112,16 @@ export const tolerancesFor = (backend: string): Readonly<Record<PropertyId, numb
 
 const setup = (message: string): E.Either<VerifyError, never> => E.left({ _tag: 'Setup', message })
 
-/** max|a − b| / max(1, max|b|); NaN anywhere → Infinity. */
-const relErr = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let d = 0
-  let m = 1
+/** max|a − b|, divided by max(1, max|b|) when `relative`; NaN anywhere or a length mismatch → Infinity. */
+const diff = (a: ArrayLike<number>, b: ArrayLike<number>, relative: boolean): number => {
   if (a.length !== b.length) return Infinity
+  let [d, m] = [0, 1]
   for (let i = 0; i < b.length; i++) {
     const x = Math.abs((a[i] ?? NaN) - (b[i] ?? NaN))
     if (!(x <= d)) d = Number.isNaN(x) ? Infinity : x
     m = Math.max(m, Math.abs(b[i] ?? 0))
   }
-  return d / m
-}
-
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  if (a.length !== b.length) return Infinity
-  let d = 0
-  for (let i = 0; i < a.length; i++) {
-    const x = Math.abs((a[i] ?? NaN) - (b[i] ?? NaN))
-    if (!(x <= d)) d = Number.isNaN(x) ? Infinity : x
-  }
-  return d
+  return relative ? d / m : d
 }
 
 const allZero = (a: ArrayLike<number>): boolean => Array.prototype.every.call(a, (v: number) => v === 0) as boolean
@@ -269,9 +258,9 @@ const check = async (s: VerifySubject, backend: Backend, o: VerifyOptions, p: Pr
     for (const q of p.probes) {
       const [dv, sav, smv, sev, ref] = [d.get(q.key)?.data ?? [], sa.get(q.key)?.data ?? [], sm.get(q.key)?.data ?? [], se.get(q.key)?.data ?? [], sub.get(q.dense)?.data ?? []]
       if (q.output !== undefined && (allZero(dv) || allZero(ref))) dead.add(q.output)
-      a.see(relErr(sav, dv), where(q))
-      c.see(relErr(smv, ref), where(q))
-      e.see(maxAbsDiff(sev, smv), where(q))
+      a.see(diff(sav, dv, true), where(q))
+      c.see(diff(smv, ref, true), where(q))
+      e.see(diff(sev, smv, false), where(q))
     }
     for (const q of maskedProbes) {
       const v = sm.get(q.key)
