@@ -25,6 +25,8 @@ import { reconstructCommand } from './reconstruct.js'
 import { PREPROCESS_HELP } from '../image/preprocess.js'
 import { resolveModel } from './resolve.js'
 import { addVerifyCommand } from './verify.js'
+import { addProbeCommand } from './probe.js'
+import { addFinetuneCommand } from './finetune.js'
 
 /** Where the CLI writes (stdout, stderr). */
 export interface CliIO {
@@ -163,6 +165,9 @@ export const run = async (argv: ReadonlyArray<string>, io: CliIO, deps: Partial<
     })
 
   addVerifyCommand(program, { zoo, cwd, loadBackend: deps.loadBackend ?? defaultLoadBackend, out: io.out, err: io.err, fail: (m) => { throw new Failure(m) } })
+  const evalCx = { zoo, cwd, loadBackend: deps.loadBackend ?? defaultLoadBackend, out: io.out, err: io.err, fail: (m: string): never => { throw new Failure(m) } }
+  addProbeCommand(program, evalCx)
+  addFinetuneCommand(program, evalCx)
 
   program
     .command('reconstruct')
