@@ -46,7 +46,8 @@ export interface ExtractOptions {
 
 /** Pooled features of every image of each source (one compile, shared by the sources). */
 export const extractFeatures = async (backend: Backend, bb: Backbone, sources: ReadonlyArray<ImageSource>, o: ExtractOptions): Promise<E.Either<string, ReadonlyArray<Features>>> => {
-  const batch = o.batch ?? 250
+  // Never compile for more rows than the largest source has (tiny subsets in tests and quick runs).
+  const batch = Math.max(1, Math.min(o.batch ?? 250, ...sources.map((s) => s.size)))
   const g = pooledFeatureGraph(bb, o.inputSize, batch, o.scales)
   if (E.isLeft(g)) return g
   const init = initParams(g.right, o.seed)
