@@ -100,7 +100,7 @@ export const runTrainBench = async (o: TrainBenchOptions): Promise<E.Either<stri
       const t0 = performance.now()
       const r = await tr.right.step(inputs.right, { lr: 1e-4, wd: 0.04 })
       const dt = (performance.now() - t0) / 1000
-      if (E.isLeft(r)) return E.left(r.left.message)
+      if (E.isLeft(r)) return E.left(/memory access out of bounds|Invalid typed array length|Aborted|out of memory/i.test(r.left.message) ? `${r.left.message} (out of memory: the wasm heap is capped at 4 GB and the step keeps every intermediate of the forward for the backward; try a smaller --batch-size or --input-size)` : r.left.message)
       if (i >= o.warmup) {
         seconds.push(dt)
         losses.push(rounded(r.right.loss))
