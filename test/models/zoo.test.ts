@@ -16,13 +16,15 @@ const names = [
   ...['atto', 'femto', 'pico', 'nano', 'tiny', 'base', 'large', 'huge'].map((s) => `convnextv2_${s}`),
   'spark_tiny_resnet',
 ]
+// Stride-8 models for 32 px inputs (checked in small-resnet.test.ts), registered beside the others.
+const small = ['resnet_small', 'resnet18_small']
 // Heavy builds: only built and counted here (cheap-build rule), no shape walks.
 const heavy = new Set(['resnet200', 'convnext_large', 'convnextv2_large', 'convnextv2_huge'])
 
 describe('zoo', () => {
-  it('registers exactly the 19 models, each with a one-line description', () => {
-    expect(Object.keys(zoo).sort()).toEqual([...names].sort())
-    for (const n of names) expect(findModel(n)?.description).toMatch(/^[^\n]{10,}$/)
+  it('registers exactly the 21 models, each with a one-line description', () => {
+    expect(Object.keys(zoo).sort()).toEqual([...names, ...small].sort())
+    for (const n of [...names, ...small]) expect(findModel(n)?.description).toMatch(/^[^\n]{10,}$/)
     expect(findModel('resnet51')).toBeUndefined()
   })
 
