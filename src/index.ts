@@ -55,6 +55,18 @@ export { createAdamW } from './train/optimizer-adamw.js'
 export type { LrSchedule, WdSchedule, SparkScheduleArgs } from './train/schedule.js'
 export { sparkSchedules, sparkDefaults, lrAt, wdAt } from './train/schedule.js'
 export { sparkParamGroups, isNoDecay } from './train/param-groups.js'
+export type { Trainer, TrainerOptions, TrainBackend, OptimizerSpec, StepHyper, StepResult, TrainState, TrainError } from './train/step.js'
+export { createTrainer, hyperAt, formatTrainError } from './train/step.js'
+
+// ---- data and evaluation
+export type { LabelledImages, BuiltinDataset } from './data/builtin.js'
+export { loadBuiltinDataset, FASHION_MNIST_CLASSES } from './data/builtin.js'
+export type { BatchConfig, Batch } from './data/pipeline.js'
+export { trainBatch, evalBatch, batchIndices, stepsPerEpoch } from './data/pipeline.js'
+export type { ProbeOptions, ProbeResult } from './eval/probe.js'
+export { linearProbe } from './eval/probe.js'
+export type { FinetuneOptions, FinetuneResult } from './eval/finetune.js'
+export { finetune } from './eval/finetune.js'
 
 // ---- checkpoints, conversion, bundles
 export * as checkpoint from './checkpoint/index.js'
