@@ -25,6 +25,7 @@ import { reconstructCommand } from './reconstruct.js'
 import { PREPROCESS_HELP } from '../image/preprocess.js'
 import { resolveModel } from './resolve.js'
 import { addVerifyCommand } from './verify.js'
+import { addPretrainCommand } from './pretrain.js'
 import { addProbeCommand } from './probe.js'
 import { addFinetuneCommand } from './finetune.js'
 
@@ -32,6 +33,8 @@ import { addFinetuneCommand } from './finetune.js'
 export interface CliIO {
   readonly out: (s: string) => void
   readonly err: (s: string) => void
+  /** Raw writes to stderr when it is a terminal (progress bars); absent = plain lines. */
+  readonly errTTY?: (s: string) => void
 }
 
 /** Dependencies the CLI can be given (tests substitute them). */
@@ -169,6 +172,8 @@ export const run = async (argv: ReadonlyArray<string>, io: CliIO, deps: Partial<
   addProbeCommand(program, evalCx)
   addFinetuneCommand(program, evalCx)
 
+  addPretrainCommand(program, { zoo, cwd, out: io.out, err: io.err, errTTY: io.errTTY, fail: (m) => { throw new Failure(m) } })
+
   program
     .command('reconstruct')
     .description('SparK reconstruction from a with-decoder checkpoint: a picture (masked input | reconstruction | original) or, for machines, loss/reconstruction/features')
@@ -211,5 +216,9 @@ const safely = <A>(f: () => E.Either<CompileError, A>): E.Either<CompileError, A
 
 /** Entry point of bin/sparkts.js: runs on process.argv and sets the exit code. */
 export const main = async (argv: ReadonlyArray<string> = process.argv.slice(2)): Promise<void> => {
-  process.exitCode = await run(argv, { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) })
+  process.exitCode = await run(argv, {
+    out: (s) => process.stdout.write(`${s}\n`),
+    err: (s) => process.stderr.write(`${s}\n`),
+    ...(process.stderr.isTTY ? { errTTY: (s: string) => process.stderr.write(s) } : {}),
+  })
 }
