@@ -1,12 +1,14 @@
 // Lowering of the SparK mask ops to tfjs, only with differentiable broadcasting ops (no gather/scatter,
 // whose tfjs gradients are not available on every backend): masked statistics are Σ(x·m)/Σm, the
-// masked output is y·m, maskLike is a broadcast multiply of a reshaped mask with ones. A count of 0 is
+// masked output is y·m, maskLike is a broadcast multiply of a reshaped mask with ones (training-mode masked
+// BN is the fused custom-gradient op of rules-bn.ts). A count of 0 is
 // clamped to 1e-12 (the numerator is 0 then, so the mean is 0, as in the reference kernels).
 
 import * as E from 'fp-ts/lib/Either.js'
 import type { Node } from '../../ir/graph.js'
 import { tf } from './tf.js'
 import type { Lowered, ShapesOf } from './rules.js'
+import { fusedTrainBatchNorm } from './rules-bn.js'
 
 type Rule<K extends 'maskLike' | 'maskedBatchNorm' | 'maskedGroupNorm' | 'maskedGlobalAvgPool' | 'maskFill'> = (
   n: Node<K>,
@@ -38,12 +40,8 @@ export const maskedBatchNormRule: Rule<'maskedBatchNorm'> = (n) =>
         const scale = tf.mul(gamma, tf.rsqrt(tf.add(rv, eps)))
         return tf.mul(tf.add(tf.mul(x, scale), tf.sub(beta, tf.mul(rm, scale))), m)
       }
-      const count = tf.sum(m)
-      const mean = safeDiv(tf.sum(tf.mul(x, m), [0, 1, 2]), count)
-      const d = tf.sub(x, mean)
-      const variance = safeDiv(tf.sum(tf.mul(tf.square(d), m), [0, 1, 2]), count)
-      ctx.onBatchStats?.(n, { mean, biasedVar: variance, count })
-      return tf.mul(tf.add(tf.mul(d, tf.mul(gamma, tf.rsqrt(tf.add(variance, eps)))), beta), m)
+      const sink = ctx.onBatchStats
+      return fusedTrainBatchNorm(x, m, gamma, beta, eps, sink === undefined ? undefined : (st) => sink(n, st))
     },
   })
 

@@ -2,8 +2,9 @@
 // it is lowered). A rule runs at compile time with the node's concrete input/output shapes and returns
 // either a reason it cannot lower the node or an `OpImpl` (tf ops on tensors) — JAX `register_lowering`
 // style; per-backend tables override single entries (cpu.ts, wasm.ts). Formulations follow the probed
-// behaviour of tfjs 4.22 (see /shared/docs/tfjs-backends.md): batch norm as broadcasting ops (tf.batchNorm's
-// gradient tiles), avgPool as pad + 'valid' (tfjs's 'same' gradient is wrong), maxPool as −∞ pad + 'valid'.
+// behaviour of tfjs 4.22 (see /shared/docs/tfjs-backends.md): training batch norm as a fused custom-gradient
+// op (rules-bn.ts), inference batch norm as broadcasting ops (tf.batchNorm's gradient tiles), avgPool as
+// pad + 'valid' (tfjs's 'same' gradient is wrong), maxPool as −∞ pad + 'valid'.
 
 import * as E from 'fp-ts/lib/Either.js'
 import type { Node } from '../../ir/graph.js'
@@ -12,6 +13,7 @@ import type { ConcreteShape } from '../../ir/types.js'
 import { tf } from './tf.js'
 import { conv2dRule, conv2dTransposeRule } from './rules-conv.js'
 import { maskedPatchLoss } from './loss.js'
+import { fusedTrainBatchNorm } from './rules-bn.js'
 import { maskFillRule, maskLikeRule, maskedBatchNormRule, maskedGlobalAvgPoolRule, maskedGroupNormRule } from './rules-mask.js'
 
 /** Batch statistics of a training-mode BatchNorm: per-channel mean and biased variance over `count` positions. */
@@ -26,7 +28,7 @@ export interface BatchStats {
 export interface RunCtx {
   /** A fresh seed for each stochastic node evaluation. */
   readonly nextSeed: () => number
-  /** Called by training-mode batchNorm / maskedBatchNorm with the statistics they normalise with (the trainer updates running stats from them; keep them with tf.keep to use them after the run's tidy). */
+  /** Called by training-mode batchNorm / maskedBatchNorm with the statistics they normalise with (the trainer updates running stats from them; they arrive already tf.kept: the hook owns and disposes them). */
   readonly onBatchStats?: (n: Node<'batchNorm' | 'maskedBatchNorm'>, stats: BatchStats) => void
 }
 
@@ -91,11 +93,9 @@ export const lowerRules: LowerRules = {
   batchNorm: (n) =>
     ok((ins, ctx) => {
       const [x, gamma, beta, rm, rv] = [0, 1, 2, 3, 4].map((i) => arg(ins, i)) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]
-      const axes = x.shape.slice(0, -1).map((_, i) => i)
       if (n.params.training) {
-        const { mean, variance } = tf.moments(x, axes)
-        ctx.onBatchStats?.(n, { mean, biasedVar: variance, count: x.size / (x.shape[x.rank - 1] ?? 1) })
-        return tf.add(tf.mul(tf.sub(x, mean), tf.mul(gamma, tf.rsqrt(tf.add(variance, n.params.eps)))), beta)
+        const sink = ctx.onBatchStats
+        return fusedTrainBatchNorm(x, undefined, gamma, beta, n.params.eps, sink === undefined ? undefined : (st) => sink(n, st))
       }
       const scale = tf.mul(gamma, tf.rsqrt(tf.add(rv, n.params.eps)))
       return tf.add(tf.mul(x, scale), tf.sub(beta, tf.mul(rm, scale)))
