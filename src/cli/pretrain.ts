@@ -32,7 +32,7 @@ export const PRETRAIN_DEFAULTS = {
   batchSize: 32,
   epochs: 1,
   maskRatio: 0.6,
-  lr: 2e-3,
+  lr: 0.03,
   warmup: 0.05,
   wd: 0.04,
   wdEnd: 0.2,

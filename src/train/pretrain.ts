@@ -148,7 +148,11 @@ export const pretrain = async (c: PretrainConfig, h: PretrainHooks = {}): Promis
     const start = c.resume?.state.iteration ?? 0
     const stopAt = Math.min(total, c.stopAt ?? total)
     const reconDir = join(c.out, 'recon')
-    await mkdir(reconDir, { recursive: true })
+    try {
+      await mkdir(reconDir, { recursive: true })
+    } catch (e) {
+      return E.left(`cannot create ${reconDir}: ${e instanceof Error ? e.message : String(e)}`)
+    }
     const pictures: string[] = []
     let savedAt = c.resume?.state.iteration
     const ckptPath = join(c.out, CHECKPOINT_FILE)

@@ -47,7 +47,7 @@ describe('sparkts pretrain', () => {
     expect(Number.isFinite(summary.finalLoss)).toBe(true)
     expect(summary.pictures).toEqual([join(out, 'recon', 'final.png')])
     expect(existsSync(summary.backbone) && existsSync(summary.pictures[0] ?? '')).toBe(true)
-    expect(a.err[0]).toMatch(/^sparkts pretrain: resnet_small on builtin:train \(8000 images, 1 channel\(s\)\), 32 px, batch 4, 1 epoch\(s\), mask 0\.6, peak lr 0\.002, decoder 16, seed 0, tfjs-wasm$/)
+    expect(a.err[0]).toMatch(/^sparkts pretrain: resnet_small on builtin:train \(8000 images, 1 channel\(s\)\), 32 px, batch 4, 1 epoch\(s\), mask 0\.6, peak lr 0\.03, decoder 16, seed 0, tfjs-wasm$/)
     const progress = a.err.filter((l) => l.startsWith('epoch '))
     expect(progress).toHaveLength(2)
     expect(progress[1]).toMatch(/^epoch 1\/1 step 2\/2000 \[#+\] 2\/2 loss \d+\.\d{4} lr \d\.\d\de-\d+ \d+\.\d img\/s ETA 0m00s$/)
