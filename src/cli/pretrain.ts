@@ -14,7 +14,6 @@ import { isAbsolute, resolve as resolvePath } from 'node:path'
 import { loadImageFolder } from '../data/folder.js'
 import type { ImageSource } from '../data/source.js'
 import { builtinSource } from '../data/source.js'
-import type { ZooEntry } from '../models/zoo.js'
 import { defaultDensifyNorm } from '../spark/spark.js'
 import type { PretrainRunOptions } from '../train/checkpoint.js'
 import { readCheckpointDir } from '../train/checkpoint.js'
@@ -24,6 +23,7 @@ import type { TrainBackend } from '../train/step.js'
 import { intAtLeast } from './options.js'
 import { looksLikePath, resolveModel } from './resolve.js'
 import { maskRatio } from './verify.js'
+import type { CommandContext } from './context.js'
 
 /** Defaults of `sparkts pretrain` (see the README for why). */
 export const PRETRAIN_DEFAULTS = {
@@ -42,14 +42,9 @@ export const PRETRAIN_DEFAULTS = {
 } as const
 
 /** What the command needs from the CLI. */
-export interface PretrainContext {
-  readonly zoo: Readonly<Record<string, ZooEntry>>
-  readonly cwd: string
-  readonly out: (s: string) => void
-  readonly err: (s: string) => void
+export interface PretrainContext extends Omit<CommandContext, 'loadBackend'> {
   /** Raw stderr writes when stderr is a terminal (progress bar); undefined = plain lines. */
   readonly errTTY?: ((s: string) => void) | undefined
-  readonly fail: (message: string) => never
 }
 
 /** Parses a finite number > 0. */

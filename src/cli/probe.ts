@@ -19,6 +19,7 @@ import type { ZooEntry } from '../models/zoo.js'
 import type { BackendLoader } from './bench.js'
 import { backendName, intAtLeast } from './options.js'
 import { resolveModel } from './resolve.js'
+import type { CommandContext } from './context.js'
 
 /** Options shared by probe and finetune. */
 export interface EvalCommandOptions {
@@ -79,16 +80,8 @@ export const probeCommand = async (o: EvalCommandOptions & { readonly features: 
   ])
 }
 
-/** What the command registrations need from the CLI (the same shape as verify.ts's context). */
-export interface EvalCliContext {
-  readonly zoo: Readonly<Record<string, ZooEntry>>
-  readonly cwd: string
-  readonly loadBackend: BackendLoader
-  readonly out: (s: string) => void
-  readonly err: (s: string) => void
-  /** Ends the command with a one-line failure (non-zero exit). */
-  readonly fail: (message: string) => never
-}
+/** What the probe and finetune registrations need from the CLI. */
+export type EvalCliContext = CommandContext
 
 /** Raw commander options shared by probe and finetune. */
 export interface EvalCliOptions {

@@ -10,12 +10,11 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { Command } from 'commander'
 import { InvalidArgumentError, Option } from 'commander'
 import type { BackendName } from '../backends/backend.js'
-import type { ZooEntry } from '../models/zoo.js'
 import type { VerifyReport } from '../spark/verify.js'
 import { formatVerifyError, verifyBackbone } from '../spark/verify.js'
-import type { BackendLoader } from './bench.js'
 import { intAtLeast } from './options.js'
 import { resolveModel } from './resolve.js'
+import type { CommandContext } from './context.js'
 
 /** Backends `verify` accepts. */
 export const verifyBackends = ['tfjs-wasm', 'tfjs-cpu', 'reference'] as const
@@ -32,15 +31,7 @@ export interface VerifyCliOptions {
 }
 
 /** What the command needs from the CLI. */
-export interface VerifyContext {
-  readonly zoo: Readonly<Record<string, ZooEntry>>
-  readonly cwd: string
-  readonly loadBackend: BackendLoader
-  readonly out: (s: string) => void
-  readonly err: (s: string) => void
-  /** Ends the command with a one-line failure (non-zero exit). */
-  readonly fail: (message: string) => never
-}
+export type VerifyContext = CommandContext
 
 /** Parses a mask ratio strictly between 0 and 1. */
 export const maskRatio = (v: string): number => {
