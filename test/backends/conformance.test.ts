@@ -5,7 +5,10 @@
 // Gradient: for each input and trainable parameter T, ⟨∂L/∂T, V⟩ from the backend's vjp against the central
 // difference (L(T+hV) − L(T−hV)) / 2h of the float64 reference, L = Σ out·W, h = 1e-6 (float64 round-off
 // ~1e-10, truncation ~1e-12, and a ReLU kink is crossed with probability ~1e-4 per case). Tolerance
-// 1e-3 · Σ|∂L/∂T·V| + 1e-6: float32 backprop error relative to the magnitude of the summed terms.
+// 1e-3 · Σ|∂L/∂T·V| + 2e-5 · max_T' Σ|∂L/∂T'·V'| + 1e-6: float32 backprop error relative to the summed
+// terms, plus a share of the largest gradient of the case, because a gradient that is itself a heavy
+// cancellation (a bias feeding a training-mode BatchNorm, which removes per-channel shifts) carries the
+// float32 error of the large terms it cancels, not of its small result.
 // Unavailable backends are skipped, and the reason is printed.
 
 import { describe, expect, it } from 'vitest'
@@ -73,12 +76,12 @@ const check = async (backend: Backend, c: Case): Promise<boolean> => {
     const { grads } = await vjp(c.inputs, new Map([['out', w]]))
     const trainable = new Set(graphParams(c.graph).filter((p) => p.params.trainable).map((p) => p.params.name))
     const targets = [...[...c.inputs.keys()].map((k) => ['input', k] as const), ...[...trainable].map((k) => ['param', k] as const)]
-    for (const [kind, name] of targets) {
+    const checks = targets.map(([kind, name]) => {
       const g = grads.get(name)
       expect(g, `${c.label}: no gradient for ${kind} ${name}`).toBeDefined()
       const base = kind === 'input' ? inputs64 : params64
       const t = base.get(name)
-      if (g === undefined || t === undefined) return false
+      if (g === undefined || t === undefined) throw new Error(`${c.label}: missing ${kind} ${name}`)
       const v = randn(t.shape, name.length + 13)
       const h = 1e-6
       const shifted = (sgn: number): number => {
@@ -88,9 +91,12 @@ const check = async (backend: Backend, c: Case): Promise<boolean> => {
       }
       const fd = (shifted(1) - shifted(-1)) / (2 * h)
       const analytic = dot(g.data, v.data)
-      const mag = Array.from(g.data).reduce((s, x, i) => s + Math.abs(x * (v.data[i] ?? 0)), 0)
-      expect(Math.abs(analytic - fd), `${c.label}: d/d${kind} ${name}: vjp ${analytic} vs finite difference ${fd}`).toBeLessThanOrEqual(1e-3 * mag + 1e-6)
-    }
+      const mag = Array.from(g.data).reduce((sum, x, i) => sum + Math.abs(x * (v.data[i] ?? 0)), 0)
+      return { kind, name, fd, analytic, mag }
+    })
+    const largest = Math.max(0, ...checks.map((k) => k.mag))
+    for (const { kind, name, fd, analytic, mag } of checks)
+      expect(Math.abs(analytic - fd), `${c.label}: d/d${kind} ${name}: vjp ${analytic} vs finite difference ${fd}`).toBeLessThanOrEqual(1e-3 * mag + 2e-5 * largest + 1e-6)
     return true
   } finally {
     exe.right.dispose()
