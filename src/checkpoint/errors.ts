@@ -19,7 +19,14 @@ export type CheckpointError =
   | { readonly _tag: 'Io'; readonly path: string; readonly message: string }
 
 /** One-line human message for a checkpoint error. */
-export const formatCheckpointError = (e: CheckpointError): string => {
+export const formatCheckpointError = (e: CheckpointError): string => escapeControls(describe(e))
+
+/** Names and strings in a message come from the file: control characters (a newline in a corrupted storage key,
+ *  found by the fuzz) are escaped so that every message stays one printable line. */
+const escapeControls = (s: string): string =>
+  s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+
+const describe = (e: CheckpointError): string => {
   switch (e._tag) {
     case 'UnknownFormat':
       return `unknown checkpoint format: ${e.detail}`

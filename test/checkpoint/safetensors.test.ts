@@ -184,3 +184,12 @@ describe('half-float codecs', () => {
     expect(floatToBf16(1 + 3 * 2 ** -8)).toBe(0x3f82)
   })
 })
+
+describe('checkpoint error messages', () => {
+  it('stay one line when a name read from the file holds control characters (fuzz regression: a newline in a storage key)', async () => {
+    const { formatCheckpointError } = await import('../../src/checkpoint/errors.js')
+    const msg = formatCheckpointError({ _tag: 'BadStorage', key: '32\n143024', message: 'listed but never referenced' })
+    expect(msg).not.toMatch(/[\u0000-\u001f]/)
+    expect(msg).toContain('32\\x0a143024')
+  })
+})
