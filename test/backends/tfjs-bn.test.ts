@@ -56,7 +56,7 @@ describe('fusedTrainBatchNorm', () => {
           const beta = tf.randomNormal([c], 0, 1, 'float32', s + 2)
           const u = tf.randomUniform([b, h, w, 1], 0, 1, 'float32', s + 3)
           // Binary masks keep ≥ 1 active position (index 0) so the statistics are not all-zero.
-          const m = mask === 'none' ? undefined : mask === 'binary' ? tf.maximum(tf.cast(tf.greater(u, 0.4), 'float32'), tf.oneHot([0], b * h * w).reshape([b, h, w, 1])) : tf.add(u, 0.1)
+          const m = mask === 'none' ? undefined : mask === 'binary' ? tf.maximum(tf.cast(tf.greater(u, 0.4), 'float32'), tf.tensor4d(Array.from({ length: b * h * w }, (_, i) => (i === 0 ? 1 : 0)), [b, h, w, 1])) : tf.add(u, 0.1)
           const dy = tf.randomNormal([b, h, w, c], 0, 1, 'float32', s + 4)
           const stats: BatchStats[] = []
           const lossOf = (f: typeof unfused) => (...ts: tf.Tensor[]): tf.Scalar =>
