@@ -9,7 +9,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { tf } from '../backends/tfjs/tf.js'
 import type { LiveState, OptimError, Optimizer } from './optimizer.js'
-import { checkBetasEps, disposeStore, exportStore, importStore, optimError, planStep, sumSquares } from './optimizer.js'
+import { checkBetasEps, globalGradNorm, optimError, optimizerOf, planStep } from './optimizer.js'
 
 /** AdamW hyper-parameters. */
 export interface AdamWConfig {
@@ -39,8 +39,7 @@ export const createAdamW = (cfg: AdamWConfig): E.Either<OptimError, Optimizer> =
     tf.tidy(() => {
       let coef: tf.Tensor | undefined
       if (clipAt !== undefined) {
-        const sq = plan.map((e) => tf.tidy(() => sumSquares(tf, e.g)))
-        const total = tf.sqrt(sq.length === 1 ? (sq[0] as tf.Tensor) : tf.addN(sq))
+        const total = globalGradNorm(tf, plan)
         coef = tf.minimum(tf.div(clipAt, tf.add(total, 1e-6)), 1)
       }
       // One tidy per parameter: the temporaries of a tensor are freed before the next one (peak memory ≈ one
@@ -65,11 +64,5 @@ export const createAdamW = (cfg: AdamWConfig): E.Either<OptimError, Optimizer> =
     return E.right(undefined)
   }
 
-  return E.right({
-    kind: 'adamw',
-    step,
-    exportState: () => exportStore('adamw', store),
-    importState: (s) => importStore(tf, 'adamw', store, s),
-    dispose: () => disposeStore(store),
-  })
+  return E.right(optimizerOf(tf, 'adamw', store, step))
 }

@@ -13,7 +13,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { tf } from '../backends/tfjs/tf.js'
 import type { LiveState, OptimError, Optimizer } from './optimizer.js'
-import { checkBetasEps, disposeStore, exportStore, importStore, l2Norm, optimError, planStep, sumSquares } from './optimizer.js'
+import { checkBetasEps, globalGradNorm, l2Norm, optimError, optimizerOf, planStep } from './optimizer.js'
 
 /** LAMB hyper-parameters; everything but `betas` defaults to SparK's pre-training values. */
 export interface LambConfig {
@@ -56,8 +56,7 @@ export const createLamb = (cfg: LambConfig): E.Either<OptimError, Optimizer> => 
     const plan = planned.right
     if (plan.length === 0) return E.right(undefined)
     tf.tidy(() => {
-      const sq = plan.map((e) => tf.tidy(() => sumSquares(tf, e.g)))
-      const norm = tf.sqrt(sq.length === 1 ? (sq[0] as tf.Tensor) : tf.addN(sq))
+      const norm = globalGradNorm(tf, plan)
       const limit = tf.scalar(maxGradNorm)
       const clip = tf.where(tf.greater(norm, limit), tf.div(norm, limit), tf.onesLike(norm))
       // One tidy per parameter: the temporaries of a tensor are freed before the next one (peak memory ≈ one
@@ -91,11 +90,5 @@ export const createLamb = (cfg: LambConfig): E.Either<OptimError, Optimizer> => 
     return E.right(undefined)
   }
 
-  return E.right({
-    kind: 'lamb',
-    step,
-    exportState: () => exportStore('lamb', store),
-    importState: (s) => importStore(tf, 'lamb', store, s),
-    dispose: () => disposeStore(store),
-  })
+  return E.right(optimizerOf(tf, 'lamb', store, step))
 }

@@ -197,3 +197,18 @@ export const checkBetasEps = (betas: readonly [number, number], eps: number): E.
   if (!(Number.isFinite(eps) && eps >= 0)) return E.left(optimError('BadConfig', `eps must be finite and >= 0, got ${eps}`))
   return E.right(undefined)
 }
+
+/** √(Σ_params Σ g²) over a step's plan: the global gradient norm both optimisers clip by (call inside tf.tidy). */
+export const globalGradNorm = (tfm: typeof tf, plan: ReadonlyArray<PlanEntry>): Tensor => {
+  const sq = plan.map((e) => tfm.tidy(() => sumSquares(tfm, e.g)))
+  return tfm.sqrt(sq.length === 1 ? (sq[0] as Tensor) : tfm.addN(sq))
+}
+
+/** An Optimizer of `kind` from its update rule and moment store (state export/import and disposal are shared). */
+export const optimizerOf = (tfm: typeof tf, kind: OptimizerState['kind'], store: Map<string, LiveState>, step: Optimizer['step']): Optimizer => ({
+  kind,
+  step,
+  exportState: () => exportStore(kind, store),
+  importState: (s) => importStore(tfm, kind, store, s),
+  dispose: () => disposeStore(store),
+})
