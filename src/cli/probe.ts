@@ -83,17 +83,8 @@ export const probeCommand = async (o: EvalCommandOptions & { readonly features: 
 /** What the probe and finetune registrations need from the CLI. */
 export type EvalCliContext = CommandContext
 
-/** Raw commander options shared by probe and finetune. */
-export interface EvalCliOptions {
-  readonly model: string
-  readonly checkpoint?: string
-  readonly data: string
-  readonly inputSize: number
-  readonly seed: number
-  readonly backend: BackendName
-  readonly json?: boolean
-  readonly perClass?: number
-}
+/** Raw commander options shared by probe and finetune: the command options less what the context supplies. */
+export type EvalCliOptions = Omit<EvalCommandOptions, 'json' | 'cwd' | 'zoo' | 'warn' | 'loadParams'> & { readonly json?: boolean }
 
 /** Adds the options shared by probe and finetune. */
 export const evalOptions = (c: Command): Command =>
