@@ -3,7 +3,7 @@
 // Default initialisations follow PyTorch's layer defaults; model files override them as timm/official
 // code does. Use with fp-ts `pipe`: `pipe(x, conv2d('conv1', { out: 64, kernel: 7, stride: 2 }), relu)`.
 
-import type { Value } from '../ir/builder.js'
+import type { GraphBuilder, Value } from '../ir/builder.js'
 import { channelsOf } from '../ir/builder.js'
 import type { Init, Padding, Pair } from '../ir/ops.js'
 
@@ -72,19 +72,20 @@ export const convTranspose2d = (name: string, o: ConvTranspose2dOptions) => (x: 
   return b.node('conv2dTranspose', ins, { strides: pair(o.stride ?? 1), padding: pair(o.padding ?? 0), outputPadding: pair(o.outputPadding ?? 0) }, name)
 }
 
+/** The four BatchNorm parameters `<name>.weight|bias|running_mean|running_var` (running stats non-trainable). */
+export const batchNormParams = (b: GraphBuilder, name: string, c: number, weightInit: Init = { kind: 'ones' }): Value[] => [
+  b.param(`${name}.weight`, [c], weightInit),
+  b.param(`${name}.bias`, [c], { kind: 'zeros' }),
+  b.param(`${name}.running_mean`, [c], { kind: 'zeros' }, false),
+  b.param(`${name}.running_var`, [c], { kind: 'ones' }, false),
+]
+
 /** BatchNorm over the channel axis (PyTorch BatchNorm2d: eps 1e-5, momentum 0.1). */
 export const batchNorm = (name: string, o: { readonly eps?: number; readonly momentum?: number; readonly weightInit?: Init } = {}) => (x: Value): Value => {
   const b = x.builder
   const c = channelsOf(x, `batchNorm '${name}'`)
   if (c === undefined) return b.fail(b.error!)
-  const ins = [
-    x,
-    b.param(`${name}.weight`, [c], o.weightInit ?? { kind: 'ones' }),
-    b.param(`${name}.bias`, [c], { kind: 'zeros' }),
-    b.param(`${name}.running_mean`, [c], { kind: 'zeros' }, false),
-    b.param(`${name}.running_var`, [c], { kind: 'ones' }, false),
-  ]
-  return b.node('batchNorm', ins, { eps: o.eps ?? 1e-5, momentum: o.momentum ?? 0.1, training: b.training }, name)
+  return b.node('batchNorm', [x, ...batchNormParams(b, name, c, o.weightInit)], { eps: o.eps ?? 1e-5, momentum: o.momentum ?? 0.1, training: b.training }, name)
 }
 
 /** LayerNorm over the channel (last) axis; eps defaults to 1e-6 as in ConvNeXt. */

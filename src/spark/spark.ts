@@ -15,7 +15,7 @@ import type { Graph } from '../ir/graph.js'
 import { graphInputs } from '../ir/graph.js'
 import type { Backbone, BackboneInfo } from '../models/backbone.js'
 import { buildBackbone } from '../models/backbone.js'
-import { conv2d, layerNorm } from '../models/layers.js'
+import { batchNormParams, conv2d, layerNorm } from '../models/layers.js'
 import { sparsify } from '../passes/sparsify.js'
 import { decoderChannels, lightDecoder } from './decoder.js'
 
@@ -53,7 +53,7 @@ const densify = (i: number, feat: Value, mask: Value, norm: DensifyNorm, decoder
   const m = b.node('maskLike', [mask, feat], {}, `densify.${i}.mask`)
   const normed =
     norm === 'bn'
-      ? b.node('maskedBatchNorm', [feat, m, ...bnParams(b, `densify_norms.${i}`, c)], { eps: 1e-5, momentum: 0.1, training: b.training }, `densify_norms.${i}`)
+      ? b.node('maskedBatchNorm', [feat, m, ...batchNormParams(b, `densify_norms.${i}`, c)], { eps: 1e-5, momentum: 0.1, training: b.training }, `densify_norms.${i}`)
       : norm === 'ln'
         ? b.node('mul', [layerNorm(`densify_norms.${i}`, { eps: 1e-6 })(feat), m], {})
         : feat
@@ -63,13 +63,6 @@ const densify = (i: number, feat: Value, mask: Value, norm: DensifyNorm, decoder
   const k = i === 0 ? 1 : 3
   return pipe(filled, conv2d(`densify_projs.${i}`, { out: decoderCh, kernel: k, padding: Math.floor(k / 2) }))
 }
-
-const bnParams = (b: GraphBuilder, name: string, c: number): Value[] => [
-  b.param(`${name}.weight`, [c], { kind: 'ones' }),
-  b.param(`${name}.bias`, [c], { kind: 'zeros' }),
-  b.param(`${name}.running_mean`, [c], { kind: 'zeros' }, false),
-  b.param(`${name}.running_var`, [c], { kind: 'ones' }, false),
-]
 
 /** Builds the SparK pretraining graph of a backbone: inputs `input` (B,H,W,C) normalised and `mask` (B,h,w,1). */
 export const buildSpark = (bb: Backbone, o: SparkOptions = {}): E.Either<CompileError, SparkModel> => {
